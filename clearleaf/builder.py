@@ -1,0 +1,143 @@
+"""The build pipeline: load and check content, plan the handouts, render them, write them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from . import content, pdf, render
+from .config import Project, check_org
+from .content import INSERT, LEAFLET, Leaflet, Library
+from .errors import ContentError, Problem, Problems, RenderError
+
+DUE_SOON = timedelta(days=90)
+
+
+@dataclass
+class Job:
+    """One PDF to make: which parts, on which paper, written where."""
+
+    paper: str
+    parts: list[Leaflet]
+    path: Path
+    html: str = ""
+    pages: int = 0
+
+
+@dataclass
+class Result:
+    """What a build wrote and what it warned about."""
+
+    jobs: list[Job]
+    warnings: list[str]
+
+
+def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path = Path("dist"),
+          allow_overdue: bool = False, today: date | None = None) -> Result:
+    """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts."""
+    today = today or date.today()
+    library = content.load(project, list(ids) if ids else None, list(inserts))
+    jobs = plan(library, ids, papers, inserts, Path(out), allow_overdue, today)
+    warnings = [f"warning: {w}" for w in library.warnings]
+    for job in jobs:
+        job.html = render.render_html(project, library.org, job.parts, job.paper, today)
+    results = pdf.render_all(project, [(job.paper, job.html) for job in jobs])
+    problems = Problems()
+    for job, rendered in zip(jobs, results):
+        job.pages = rendered.pages
+        warnings += [f"warning: {job.path.name} ({job.paper}): {w}" for w in rendered.warnings]
+        _check_first_page(job, rendered, problems)
+    problems.raise_if_any(RenderError)
+    # Nothing is written until every PDF has rendered and passed its checks.
+    for job, rendered in zip(jobs, results):
+        pdf.write_atomic(job.path, rendered.pdf)
+    return Result(jobs, warnings)
+
+
+def plan(library: Library, ids, papers, inserts, out: Path, allow_overdue: bool, today: date) -> list[Job]:
+    """Decide which PDFs to make, refusing overdue leaflets and inserts a leaflet does not list."""
+    problems = Problems()
+    chosen = [library.leaflets[i] for i in ids] if ids else list(library.leaflets.values())
+    extra = [library.inserts[i] for i in inserts]
+    for leaflet in chosen:
+        listed = leaflet.meta.get("inserts", [])
+        for insert in extra:
+            if insert.id not in listed:
+                problems.add(leaflet.shown, leaflet.lines.get("inserts", 1),
+                             f"insert '{insert.id}' is not listed for this leaflet",
+                             f"this leaflet lists: {', '.join(listed)}" if listed
+                             else "this leaflet lists no inserts; add them under 'inserts:' if they belong")
+    singles = [] if ids else list(library.inserts.values())
+    for item in chosen + extra + singles:
+        if item.is_overdue(today) and not allow_overdue:
+            problems.add(item.shown, item.lines["review_by"],
+                         f"review date {item.meta['review_by']:%Y-%m-%d} has passed",
+                         "review the leaflet and update review_by, or build with --allow-overdue to print it "
+                         "stamped 'Review overdue'")
+    problems.raise_if_any(ContentError)
+    jobs = []
+    for paper in papers:
+        folder = out / paper
+        for leaflet in chosen:
+            name = "+".join([leaflet.id, *(i.id for i in extra)])
+            jobs.append(Job(paper, [leaflet, *extra], folder / f"{name}.pdf"))
+        for insert in singles:
+            jobs.append(Job(paper, [insert], folder / "inserts" / f"{insert.id}.pdf"))
+    return jobs
+
+
+def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems) -> None:
+    # Patient safety: a leaflet's emergency signs must be seen without turning the page.
+    first = job.parts[0]
+    if first.kind != LEAFLET:
+        return
+    dangers = [c for c in first.callouts if c[0] == "danger"]
+    if dangers and "callout-danger" not in rendered.first_page:
+        _, title, line = dangers[0]
+        problems.add(first.shown, line, f"the danger callout '{title}' does not fit on page 1 ({job.paper})",
+                     "move it nearer the top, or shorten the summary and the text before it")
+    for need in ("masthead", "summary"):
+        if need not in rendered.first_page:
+            problems.add(first.shown, 1, f"the {need} does not fit on page 1 ({job.paper})",
+                         "shorten the title and summary")
+
+
+def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today: date | None = None,
+         allow_overdue: bool = True) -> str:
+    """Return the HTML that would be rendered, with styles inlined, for a browser preview."""
+    today = today or date.today()
+    library = content.load(project, [leaflet_id], list(inserts))
+    job = plan(library, [leaflet_id], [paper], inserts, Path("."), allow_overdue, today)[0]
+    css = [pdf.font_face_css()] + [(project.styles / n).read_text("utf-8") for n in pdf.stylesheet_names(paper)]
+    preview = {"base": project.leaflets.resolve().as_uri() + "/", "css": "\n".join(css)}
+    return render.render_html(project, library.org, job.parts, paper, today, preview)
+
+
+@dataclass
+class Row:
+    """One line of `list`: a leaflet or insert and its review state."""
+
+    kind: str
+    id: str
+    code: str
+    version: str
+    status: str
+    review_by: date
+    state: str
+
+
+def listing(project: Project, today: date | None = None) -> tuple[list[Row], list[Problem]]:
+    """Return a row for every valid leaflet and insert, and the problems of the invalid ones."""
+    today = today or date.today()
+    rows, found = [], Problems()
+    org = check_org(project, found)
+    for kind in (LEAFLET, INSERT):
+        for id_ in content.available_ids(project, kind):
+            item = content.load_file(project, kind, id_, org, found)
+            if item is None:
+                continue
+            review = item.meta["review_by"]
+            state = "OVERDUE" if review < today else "due soon" if review - today <= DUE_SOON else "ok"
+            rows.append(Row(kind, id_, item.meta["code"], item.meta["version"], item.meta["status"], review, state))
+    return rows, sorted(set(found.items), key=lambda p: (p.path, p.line or 0))

@@ -1,0 +1,127 @@
+"""Thin Click commands over the library: parse options, call one function, report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import __version__, builder
+from .config import Project, default_root
+from .errors import ClearleafError
+from .pdf import PAPERS
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+def _fail(exc: ClearleafError):
+    for line in exc.text.splitlines():
+        click.echo(line, err=True)
+    sys.exit(1)
+
+
+def _papers(paper: str) -> tuple[str, ...]:
+    return PAPERS if paper == "all" else (paper,)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="clearleaf")
+@click.option("--project", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Project folder holding leaflets/, templates/ and styles/ (default: this one).")
+@click.pass_context
+def cli(ctx, root):
+    """Clear-print patient handouts: Markdown leaflets to A4 and US-letter PDFs.
+
+    \b
+    Example:
+        python build.py build            # every leaflet and insert, both papers
+        python build.py list             # versions and review dates
+    """
+    root = (root or default_root()).resolve()
+    if not (root / "leaflets").is_dir():
+        raise click.UsageError(f"{root} has no leaflets/ folder; pass --project with the project folder")
+    ctx.obj = Project(root)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, metavar="[ID ...]")
+@click.option("--paper", type=click.Choice(["a4", "letter", "all"]), default="all", show_default=True,
+              help="Paper size.")
+@click.option("--insert", "inserts", multiple=True, metavar="INSERT_ID",
+              help="Add a procedure insert after the leaflet (repeatable).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
+              show_default=True, help="Output folder.")
+@click.option("--allow-overdue", is_flag=True,
+              help="Build leaflets whose review date has passed, stamped 'Review overdue' on every page.")
+@click.pass_obj
+def build(project, ids, paper, inserts, out, allow_overdue):
+    """Build PDFs into OUT/<paper>/.
+
+    With no ID, every leaflet and every insert on its own. With an ID and
+    --insert, one combined handout: the leaflet, then each insert on a new
+    right-hand page.
+
+    \b
+    Example:
+        python build.py build
+        python build.py build dvt --insert venous-stent --paper a4
+    """
+    if inserts and not ids:
+        raise click.UsageError("--insert needs a leaflet ID, e.g. build dvt --insert venous-stent")
+    start = time.perf_counter()
+    try:
+        result = builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue)
+    except ClearleafError as exc:
+        _fail(exc)
+    for warning in result.warnings:
+        click.echo(warning, err=True)
+    for job in result.jobs:
+        click.echo(f"wrote {job.path} ({job.pages} page{'s' if job.pages != 1 else ''})")
+    click.echo(f"built {len(result.jobs)} PDF{'s' if len(result.jobs) != 1 else ''} "
+               f"in {time.perf_counter() - start:.1f} s")
+
+
+@cli.command(name="list")
+@click.pass_obj
+def list_(project):
+    """List every leaflet and insert with its code, version, status and review date.
+
+    \b
+    Example:
+        python build.py list
+    """
+    rows, problems = builder.listing(project)
+    header = ("KIND", "ID", "CODE", "VERSION", "STATUS", "REVIEW BY", "REVIEW")
+    table = [header] + [(r.kind, r.id, r.code, r.version, r.status, f"{r.review_by:%Y-%m-%d}", r.state)
+                        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if problems:
+        for p in problems:
+            click.echo(str(p), err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("leaflet_id", metavar="ID")
+@click.option("--insert", "inserts", multiple=True, metavar="INSERT_ID", help="Add a procedure insert (repeatable).")
+@click.option("--paper", type=click.Choice(PAPERS), default="a4", show_default=True, help="Paper size.")
+@click.pass_obj
+def html(project, leaflet_id, inserts, paper):
+    """Print the HTML that would be rendered, for a browser preview.
+
+    \b
+    Example:
+        python build.py html dvt --insert venous-stent > /tmp/dvt.html
+    """
+    try:
+        click.echo(builder.html(project, leaflet_id, inserts, paper))
+    except ClearleafError as exc:
+        _fail(exc)
+
+
+def main():
+    cli(prog_name="build.py")

@@ -1,0 +1,174 @@
+"""Project layout and the organisation config (leaflets/org.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import ContentError, Problems
+from .schema import ID_RE
+
+ORG_FILE = "org.yaml"
+ORG_KEYS = {
+    "name": "the organisation's name, e.g. Riverside General Hospital",
+    "department": "the department that issues the leaflets",
+    "emergency_number": 'the emergency number, quoted, e.g. "911", "999" or "112"',
+    "website": "the website patients can visit",
+    "phones": "phone numbers, each with a label, number and hours",
+}
+PHONE_KEYS = ("label", "number", "hours")
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a project's leaflets, templates and styles live."""
+
+    root: Path
+
+    @property
+    def leaflets(self) -> Path:
+        return self.root / "leaflets"
+
+    @property
+    def inserts(self) -> Path:
+        return self.leaflets / "inserts"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def styles(self) -> Path:
+        return self.root / "styles"
+
+    def rel(self, path: Path) -> str:
+        """Return path as shown to users: relative to the project when it is inside it."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+
+def default_root() -> Path:
+    """Return the project this package ships in (the folder holding build.py)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def read_text(path: Path, shown: str, problems: Problems) -> str | None:
+    """Read a UTF-8 file, reporting the line of the first bad byte when it is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.add(shown, line, f"the file is not UTF-8 (byte 0x{data[exc.start]:02x})",
+                     "save it as UTF-8 in your editor ('Save with encoding' → UTF-8)")
+        return None
+    return text.removeprefix("\ufeff")
+
+
+def compose(text: str, shown: str, first_line: int, problems: Problems):
+    """Parse YAML into nodes, which keep line numbers; report malformed YAML with its line."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = first_line + (mark.line if mark else 0)
+        what = exc.problem or exc.context or "malformed YAML"
+        problems.add(shown, line, f"malformed YAML: {what}",
+                     "check the indentation and put quotes around text that contains a colon")
+    except yaml.YAMLError as exc:
+        problems.add(shown, first_line, f"malformed YAML: {exc}", "check the YAML syntax")
+    return None
+
+
+def node_value(node):
+    """Turn a YAML node into plain values: every scalar stays text, so '1.10' is not 1.1."""
+    if isinstance(node, yaml.ScalarNode):
+        return node.value
+    if isinstance(node, yaml.SequenceNode):
+        return [node_value(n) for n in node.value]
+    if isinstance(node, yaml.MappingNode):
+        return {k.value: node_value(v) for k, v in node.value}
+    return None
+
+
+def mapping_items(node, shown: str, first_line: int, problems: Problems, what: str):
+    """Yield (key, value node, line) of a YAML mapping, reporting duplicates and non-mappings."""
+    if not isinstance(node, yaml.MappingNode):
+        line = first_line + (node.start_mark.line if node is not None else 0)
+        problems.add(shown, line, f"{what} is not a list of 'key: value' lines",
+                     "write one 'key: value' per line")
+        return
+    seen = set()
+    for key, value in node.value:
+        line = first_line + key.start_mark.line
+        name = key.value if isinstance(key, yaml.ScalarNode) else str(node_value(key))
+        if name in seen:
+            problems.add(shown, line, f"'{name}' is given twice", "keep one and delete the other")
+            continue
+        seen.add(name)
+        yield name, value, line
+
+
+def load_org(project: Project) -> dict:
+    """Load and check leaflets/org.yaml; raise ContentError listing every problem."""
+    problems = Problems()
+    org = check_org(project, problems)
+    problems.raise_if_any()
+    return org
+
+
+def check_org(project: Project, problems: Problems) -> dict:
+    """Load leaflets/org.yaml, adding its problems to problems; return what is valid."""
+    path = project.leaflets / ORG_FILE
+    shown = project.rel(path)
+    if not path.is_file():
+        problems.add(shown, None, "the organisation config is missing",
+                     f"create it with the keys {', '.join(ORG_KEYS)} (see docs/authoring.md)")
+        return {}
+    text = read_text(path, shown, problems)
+    if text is None:
+        return {}
+    root = compose(text, shown, 1, problems)
+    if root is None:
+        return {}
+    org: dict = {}
+    given = set()
+    for key, node, line in mapping_items(root, shown, 1, problems, "the organisation config"):
+        given.add(key)
+        if key not in ORG_KEYS:
+            problems.add(shown, line, f"unknown key '{key}'", f"allowed keys are {', '.join(ORG_KEYS)}")
+        elif key == "phones":
+            org[key] = _check_phones(node, shown, problems)
+        elif not isinstance(node, yaml.ScalarNode) or not node.value.strip():
+            problems.add(shown, line, f"'{key}' must be a single line of text", f"give {ORG_KEYS[key]}")
+        else:
+            org[key] = node.value.strip()
+    for key, hint in ORG_KEYS.items():
+        if key not in given:
+            problems.add(shown, None, f"'{key}' is missing", f"add {key}: with {hint}")
+    return org
+
+
+def _check_phones(node, shown: str, problems: Problems) -> dict:
+    phones = {}
+    for pid, pnode, line in mapping_items(node, shown, 1, problems, "phones"):
+        if not ID_RE.match(pid.replace("_", "-")):
+            problems.add(shown, line, f"phone id '{pid}' is not a simple name", "use lowercase words, e.g. team or out_of_hours")
+            continue
+        entry = {}
+        for key, vnode, vline in mapping_items(pnode, shown, 1, problems, f"phones.{pid}"):
+            if key not in PHONE_KEYS:
+                problems.add(shown, vline, f"unknown key '{key}' in phones.{pid}", "each phone has only label, number and hours")
+            elif not isinstance(vnode, yaml.ScalarNode) or not vnode.value.strip():
+                problems.add(shown, vline, f"phones.{pid}.{key} must be text", "write it on one line")
+            else:
+                entry[key] = vnode.value.strip()
+        missing = [k for k in PHONE_KEYS if k not in entry]
+        if isinstance(pnode, yaml.MappingNode) and missing:
+            problems.add(shown, line, f"phones.{pid} has no {', '.join(missing)}", "give each phone a label, number and hours")
+        phones[pid] = entry
+    return phones

@@ -1,0 +1,333 @@
+"""Load and check leaflets and inserts: front matter, placeholders, Markdown, images."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.exceptions import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from markdown_it import MarkdownIt
+from mdit_py_plugins.admon import admon_plugin
+
+from .config import Project, check_org, compose, mapping_items, node_value, read_text
+from .errors import Problem, Problems
+from .schema import BY_NAME, FIELDS, ID_RE, parse_value, suggest
+
+CALLOUT_TYPES = ("danger", "warning", "note", "tip")
+IMAGE_TYPES = (".svg", ".png", ".jpg", ".jpeg")
+RAW_HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--")
+# Every ASCII punctuation mark may be backslash-escaped in CommonMark, so an org value such as
+# "Smith & *Sons*" or "1. Ward" always prints as typed and never turns into Markdown.
+MD_PUNCT_RE = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
+LEAFLET, INSERT = "leaflet", "insert"
+
+
+@dataclass
+class Leaflet:
+    """A checked leaflet or insert, with its metadata and its body as HTML."""
+
+    id: str
+    kind: str
+    path: Path
+    shown: str
+    meta: dict
+    lines: dict
+    html: str
+    callouts: list = field(default_factory=list)  # (type, title, line)
+
+    @property
+    def title(self) -> str:
+        return self.meta["title"]
+
+    @property
+    def lang(self) -> str:
+        return self.meta.get("lang", "en")
+
+    def is_overdue(self, today: date) -> bool:
+        return self.meta["review_by"] < today
+
+
+@dataclass
+class Library:
+    """Everything loaded for one run: the org config, leaflets, inserts and warnings."""
+
+    project: Project
+    org: dict
+    leaflets: dict = field(default_factory=dict)
+    inserts: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+
+def available_ids(project: Project, kind: str) -> list[str]:
+    """Return the ids of every leaflet (or insert) file, sorted."""
+    folder = project.leaflets if kind == LEAFLET else project.inserts
+    return sorted(p.stem for p in folder.glob("*.md")) if folder.is_dir() else []
+
+
+def load(project: Project, leaflet_ids=None, insert_ids=()) -> Library:
+    """Load and check leaflets; with no ids, every leaflet and insert. Raise once for all problems."""
+    problems = Problems()
+    org = check_org(project, problems)
+    library = Library(project, org)
+    known_leaflets = available_ids(project, LEAFLET)
+    known_inserts = available_ids(project, INSERT)
+    if leaflet_ids is None:
+        wanted = [(LEAFLET, i) for i in known_leaflets] + [(INSERT, i) for i in known_inserts]
+    else:
+        wanted = [(LEAFLET, i) for i in leaflet_ids] + [(INSERT, i) for i in insert_ids]
+    for kind, id_ in dict.fromkeys(wanted):
+        known = known_leaflets if kind == LEAFLET else known_inserts
+        if not _check_id(project, kind, id_, known, problems):
+            continue
+        leaflet = load_file(project, kind, id_, org, problems, library.warnings)
+        if leaflet is None:
+            continue
+        if kind == LEAFLET:
+            for listed in leaflet.meta.get("inserts", []):
+                if listed not in known_inserts:
+                    problems.add(leaflet.shown, leaflet.lines["inserts"], f"unknown insert '{listed}'",
+                                 _choose_from("inserts", known_inserts))
+            library.leaflets[id_] = leaflet
+        else:
+            library.inserts[id_] = leaflet
+    problems.raise_if_any()
+    return library
+
+
+def _choose_from(what: str, ids: list[str]) -> str:
+    return f"available {what}: {', '.join(ids)}" if ids else f"there are no {what} yet"
+
+
+def _check_id(project: Project, kind: str, id_: str, known: list[str], problems: Problems) -> bool:
+    folder = "leaflets/" if kind == LEAFLET else "leaflets/inserts/"
+    if not ID_RE.match(id_):
+        # Also what stops an id such as ../../etc/passwd from leaving leaflets/.
+        problems.add(folder, None, f"'{id_}' is not a valid {kind} id",
+                     "ids are lowercase words joined by hyphens; run 'build.py list' to see them")
+        return False
+    if id_ not in known:
+        problems.add(f"{folder}{id_}.md", None, f"no such {kind} '{id_}'", _choose_from(f"{kind}s", known))
+        return False
+    return True
+
+
+def load_file(project: Project, kind: str, id_: str, org: dict, problems: Problems,
+              warnings: list | None = None) -> Leaflet | None:
+    """Load one leaflet or insert, adding every problem found to problems."""
+    path = (project.leaflets if kind == LEAFLET else project.inserts) / f"{id_}.md"
+    shown = project.rel(path)
+    local = Problems()
+    text = read_text(path, shown, local)
+    if text is None:
+        problems.extend(local)
+        return None
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        local.add(shown, 1, "the file does not start with front matter",
+                  "start it with a line '---', then the keys (title, code, ...), then another '---'")
+        problems.extend(local)
+        return None
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() in ("---", "...")), None)
+    if end is None:
+        local.add(shown, 1, "the front matter is never closed", "add a line '---' after the last key")
+        problems.extend(local)
+        return None
+    meta, meta_lines = _check_front_matter(kind, "\n".join(lines[1:end]), shown, end + 1, local)
+    body = "\n".join(lines[end + 1:])
+    body_first = end + 2
+    rendered = _render_placeholders(body, org, shown, body_first, local)
+    html, callouts = ("", [])
+    if rendered is not None:
+        html, callouts = _markdown(project, rendered, shown, body_first, local, warnings)
+    problems.extend(local)
+    if local:
+        return None
+    return Leaflet(id_, kind, path, shown, meta, meta_lines, html, callouts)
+
+
+def _check_front_matter(kind: str, text: str, shown: str, close_line: int, problems: Problems):
+    meta: dict = {}
+    lines: dict = {}
+    root = compose(text, shown, 2, problems)
+    if root is None:
+        if not problems:
+            problems.add(shown, 2, "the front matter is empty", "add the required keys (see docs/authoring.md)")
+        return meta, lines
+    bad = set()
+    for key, node, line in mapping_items(root, shown, 2, problems, "the front matter"):
+        lines[key] = line
+        spec = BY_NAME.get(key)
+        if spec is None:
+            problems.add(shown, line, f"unknown key '{key}'", suggest(key))
+            continue
+        if spec.leaflet_only and kind == INSERT:
+            problems.add(shown, line, f"'{key}' is only for leaflets, not inserts", f"remove '{key}' from this insert")
+            continue
+        value, problem, fix = parse_value(spec, node_value(node))
+        if problem:
+            bad.add(key)
+            problems.add(shown, line, problem, fix)
+        else:
+            meta[key] = value
+    for spec in FIELDS:
+        if spec.required and spec.name not in lines:
+            problems.add(shown, close_line, f"required key '{spec.name}' is missing",
+                         f"add a line '{spec.name}: {spec.example}' to the front matter")
+    if "published" in meta and "review_by" in meta and meta["review_by"] <= meta["published"]:
+        problems.add(shown, lines["review_by"],
+                     f"review_by {meta['review_by']} is not after published {meta['published']}",
+                     "set review_by to a later date (at most 3 years after published)")
+    meta.setdefault("lang", "en")
+    return meta, lines
+
+
+def _content_env() -> SandboxedEnvironment:
+    # Sandboxed and strict like the HTML templates; instead of HTML-escaping (Markdown runs next
+    # and would show "&amp;"), every value is Markdown-escaped, so it always prints as plain text.
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
+                                finalize=lambda v: MD_PUNCT_RE.sub(r"\\\1", str(v)))
+
+
+CONTENT_ENV = _content_env()
+
+
+def _render_placeholders(body: str, org: dict, shown: str, first: int, problems: Problems) -> str | None:
+    """Fill {{ org.key }} placeholders; report each unknown one with its line."""
+    context = {"org": org}
+    try:
+        tree = CONTENT_ENV.parse(body)
+    except TemplateSyntaxError as exc:
+        problems.add(shown, first + (exc.lineno or 1) - 1, f"broken placeholder: {exc.message}",
+                     "write placeholders as {{ org.name }}, with two braces on each side")
+        return None
+    count = len(problems.items)
+    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    _check_names(tree, context, stored, lambda line, msg, fix: problems.add(shown, first + line - 1, msg, fix))
+    if len(problems.items) > count:
+        return None
+    try:
+        return CONTENT_ENV.from_string(tree).render(context)
+    except TemplateError as exc:
+        problems.add(shown, first, f"placeholder failed: {exc}", "use only {{ org.<key> }} placeholders")
+        return None
+
+
+_MISSING = object()
+
+
+def _check_names(node, context, stored, report):
+    """Walk the template tree and report every name or key that the context does not have."""
+    if isinstance(node, nodes.Name):
+        if node.ctx != "load" or node.name in stored:
+            return None
+        if node.name not in context:
+            report(node.lineno, f"unknown placeholder '{node.name}'", "use {{ org.<key> }}; org keys are listed in leaflets/org.yaml")
+            return _MISSING
+        return context[node.name]
+    if isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        base = _check_names(node.node, context, stored, report)
+        key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        if base is _MISSING or not isinstance(base, Mapping):
+            return _MISSING if base is _MISSING else None
+        if key not in base:
+            dotted = _dotted(node)
+            choices = ", ".join(sorted(base)) or "none"
+            report(node.lineno, f"unknown placeholder '{dotted}'", f"choose one of: {choices} (set in leaflets/org.yaml)")
+            return _MISSING
+        value = base[key]
+        return value
+    if isinstance(node, nodes.Output):
+        for child in node.nodes:
+            value = _check_names(child, context, stored, report)
+            if isinstance(value, (Mapping, list)):
+                report(child.lineno, f"placeholder '{_dotted(child)}' is a group, not a value",
+                       f"name one of its keys: {', '.join(sorted(value)) if isinstance(value, Mapping) else 'an item'}")
+        return None
+    for child in node.iter_child_nodes():
+        _check_names(child, context, stored, report)
+    return None
+
+
+def _dotted(node) -> str:
+    if isinstance(node, nodes.Name):
+        return node.name
+    if isinstance(node, nodes.Getattr):
+        return f"{_dotted(node.node)}.{node.attr}"
+    if isinstance(node, nodes.Getitem):
+        return f"{_dotted(node.node)}[{getattr(node.arg, 'value', '?')!r}]"
+    return "expression"
+
+
+def _markdown_parser() -> MarkdownIt:
+    # CommonMark with raw HTML off, so "<b>" in content prints as text and is never rendered.
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False}).use(admon_plugin)
+    md.add_render_rule("admonition_open", _render_callout_open)
+    md.add_render_rule("admonition_title_open", lambda *a: '<p class="callout-title">')
+    return md
+
+
+def _render_callout_open(self, tokens, idx, options, env):
+    kind = tokens[idx].meta.get("tag", "note")
+    return f'<div class="callout callout-{kind}">\n'
+
+
+MARKDOWN = _markdown_parser()
+
+
+def _markdown(project: Project, body: str, shown: str, first: int, problems: Problems, warnings):
+    """Convert the body to HTML, checking headings, callouts and images on the way."""
+    tokens = MARKDOWN.parse(body)
+    source = body.split("\n")
+    callouts = []
+    for i, tok in enumerate(tokens):
+        line = first + (tok.map[0] if tok.map else 0)
+        if tok.type == "heading_open" and tok.tag == "h1":
+            problems.add(shown, line, "a '#' heading is not allowed in the body",
+                         "the title comes from the front matter; use '##' for section headings")
+        elif tok.type == "admonition_open":
+            kind = tok.meta.get("tag", "")
+            title = tokens[i + 2].content if tokens[i + 1].type == "admonition_title_open" else ""
+            if kind not in CALLOUT_TYPES:
+                problems.add(shown, line, f"unknown callout type '{kind}'",
+                             f"use one of {', '.join(CALLOUT_TYPES)}, e.g. !!! danger \"Call 911\"")
+            callouts.append((kind, title, line))
+        elif tok.type == "inline" and tok.children:
+            for child in tok.children:
+                if child.type == "image":
+                    _check_image(project, child, tok, source, shown, first, problems)
+    if warnings is not None:
+        for n, text in enumerate(source):
+            if RAW_HTML_RE.search(text):
+                warnings.append(Problem(shown, first + n, "raw HTML is not rendered and will print as text",
+                                        "use Markdown instead (blank line for a new paragraph, ** for bold)"))
+    return MARKDOWN.renderer.render(tokens, MARKDOWN.options, {}), callouts
+
+
+def _check_image(project: Project, image, block, source, shown, first, problems):
+    src = image.attrGet("src") or ""
+    line = first + (block.map[0] if block.map else 0)
+    if block.map:
+        for n in range(block.map[0], block.map[1]):
+            if src and f"]({src}" in source[n].replace("\\", ""):
+                line = first + n
+                break
+    if not image.content.strip():
+        problems.add(shown, line, f"image '{src}' has no alt text",
+                     "describe the picture in the brackets: ![A leg with a swollen calf](images/leg.svg)")
+    parts = urlsplit(src)
+    root = project.leaflets.resolve()
+    target = (project.leaflets / unquote(parts.path)).resolve()
+    if parts.scheme or parts.netloc or src.startswith("/") or not target.is_relative_to(root):
+        problems.add(shown, line, f"image '{src}' is outside leaflets/",
+                     "put the image in leaflets/images/ and write its path as images/<name>.svg")
+    elif target.suffix.lower() not in IMAGE_TYPES:
+        problems.add(shown, line, f"image '{src}' is not an SVG, PNG or JPEG", "convert it to SVG or PNG")
+    elif not target.is_file():
+        problems.add(shown, line, f"image '{src}' does not exist",
+                     "check the spelling, or add the file to leaflets/images/")

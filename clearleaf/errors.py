@@ -1,0 +1,65 @@
+"""The one error family: every failure a user can cause is a ClearleafError."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one input, with where it is and how to fix it."""
+
+    path: str
+    line: int | None
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message} — {self.fix}"
+
+
+class ClearleafError(Exception):
+    """Base of every error meant for the user, never for a traceback."""
+
+    def __init__(self, problems: list[Problem] | str):
+        if isinstance(problems, str):
+            self.problems: list[Problem] = []
+            self.text = problems
+        else:
+            self.problems = sorted(set(problems), key=_problem_order)
+            self.text = "\n".join(str(p) for p in self.problems)
+        super().__init__(self.text)
+
+
+class ContentError(ClearleafError):
+    """One or more leaflets, inserts or config files are invalid."""
+
+
+class RenderError(ClearleafError):
+    """A template, stylesheet or the PDF renderer failed."""
+
+
+def _problem_order(problem: Problem) -> tuple:
+    # Report in file order, then line order, so authors can work top to bottom.
+    return (problem.path, problem.line or 0, problem.message)
+
+
+class Problems:
+    """Collect problems across every file, then raise once (check everything, stop once)."""
+
+    def __init__(self) -> None:
+        self.items: list[Problem] = []
+
+    def add(self, path: str, line: int | None, message: str, fix: str) -> None:
+        self.items.append(Problem(path, line, message, fix))
+
+    def extend(self, other: "Problems") -> None:
+        self.items.extend(other.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def raise_if_any(self, cls: type[ClearleafError] = ContentError) -> None:
+        if self.items:
+            raise cls(self.items)
