@@ -142,9 +142,8 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     body = "\n".join(lines[end + 1:])
     body_first = end + 2
     rendered = _render_placeholders(body, org, shown, body_first, local)
-    html, callouts = ("", [])
-    if rendered is not None:
-        html, callouts = _markdown(project, rendered, shown, body_first, local, warnings)
+    # Even when a placeholder is wrong, check the Markdown too, so every problem shows in one run.
+    html, callouts = _markdown(project, body if rendered is None else rendered, shown, body_first, local, warnings)
     problems.extend(local)
     if local:
         return None

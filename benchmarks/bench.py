@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Print speed and memory figures for the build: python3 benchmarks/bench.py [--runs N].
+
+Figures, never assertions: timings vary by machine, so they live here and in the README,
+not in the tests.
+"""
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bootstrap import ensure_ready  # noqa: E402
+
+ensure_ready(__file__)
+
+
+def timed(fn, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), min(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    import weasyprint  # noqa: F401
+
+    print(f"import weasyprint            {time.perf_counter() - start:6.2f} s")
+
+    from clearleaf import builder, pdf
+    from clearleaf.config import Project
+
+    project = Project(ROOT)
+    with tempfile.TemporaryDirectory() as out:
+        out = Path(out)
+        med, best = timed(lambda: builder.build(project, ["dvt"], ("a4",), (), out), args.runs)
+        print(f"one leaflet, one paper       {med:6.2f} s median  {best:6.2f} s best  (in-process, incl. fonts)")
+        med, best = timed(lambda: builder.build(project, ["dvt"], ("a4",),
+                                                ("venous-angioplasty", "venous-stent"), out), args.runs)
+        print(f"leaflet + 2 inserts          {med:6.2f} s median  {best:6.2f} s best")
+        med, best = timed(lambda: builder.build(project, None, pdf.PAPERS, (), out), args.runs)
+        jobs = len(list(out.rglob("*.pdf")))
+        print(f"full build, process pool     {med:6.2f} s median  {best:6.2f} s best  ({jobs} PDFs on disk)")
+
+        original = pdf.render_all
+        pdf.render_all = lambda project, jobs, workers=None: original(project, jobs, workers=1)
+        try:
+            med, best = timed(lambda: builder.build(project, None, pdf.PAPERS, (), out), args.runs)
+        finally:
+            pdf.render_all = original
+        print(f"full build, one process      {med:6.2f} s median  {best:6.2f} s best")
+
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory                  {self_mb:6.0f} MB main process, {child_mb:.0f} MB largest worker")
+
+
+if __name__ == "__main__":
+    main()
