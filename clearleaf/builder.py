@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from . import content, pdf, render
-from .config import Project, check_org
+from .config import ORG_FILE, Project, check_org
 from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError
 
@@ -38,6 +38,7 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts."""
     today = today or date.today()
     library = content.load(project, list(ids) if ids else None, list(inserts))
+    check_fonts(library)
     jobs = plan(library, ids, papers, inserts, Path(out), allow_overdue, today)
     warnings = [f"warning: {w}" for w in library.warnings]
     for job in jobs:
@@ -53,6 +54,16 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     for job, rendered in zip(jobs, results):
         pdf.write_atomic(job.path, rendered.pdf)
     return Result(jobs, warnings)
+
+
+def check_fonts(library: Library) -> None:
+    """Refuse text the packaged fonts cannot draw, in the org config and every loaded file."""
+    problems = Problems()
+    org_file = library.project.leaflets / ORG_FILE
+    pdf.check_glyphs(library.project.rel(org_file), org_file.read_text("utf-8"), problems)
+    for item in [*library.leaflets.values(), *library.inserts.values()]:
+        pdf.check_glyphs(item.shown, item.path.read_text("utf-8"), problems)
+    problems.raise_if_any(ContentError)
 
 
 def plan(library: Library, ids, papers, inserts, out: Path, allow_overdue: bool, today: date) -> list[Job]:

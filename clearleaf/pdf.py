@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -42,6 +43,31 @@ def font_face_css() -> str:
                 f'@font-face {{ font-family: "{name}"; src: url("{f.path.resolve().as_uri()}"); '
                 f"font-weight: {f.weight}; font-style: {f.style}; }}")
     return "\n".join(rules)
+
+
+@lru_cache(maxsize=1)
+def font_characters() -> frozenset[int]:
+    """Return every character the packaged fonts can draw (the regular face of each family)."""
+    from fontTools.ttLib import TTFont
+
+    chars: set[int] = set()
+    for name in FONT_FAMILIES:
+        for f in fontpkg.family(name).files:
+            if f.weight == 400 and f.style == "normal":
+                chars.update(TTFont(f.path, lazy=True).getBestCmap())
+    return frozenset(chars)
+
+
+def check_glyphs(shown: str, text: str, problems, first_line: int = 1) -> None:
+    """Report characters the fonts cannot draw; WeasyPrint would silently use a system font."""
+    have = font_characters()
+    seen = set()
+    for n, line in enumerate(text.split("\n")):
+        for ch in line:
+            if ord(ch) not in have and ch not in seen and ch not in "\t\r":
+                seen.add(ch)
+                problems.add(shown, first_line + n, f"the character '{ch}' (U+{ord(ch):04X}) is not in the leaflet font",
+                             "replace it with words or a plain character (e.g. '->' becomes 'then')")
 
 
 def asset_roots(project: Project) -> list[Path]:
