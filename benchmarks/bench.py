@@ -30,9 +30,24 @@ def timed(fn, runs):
     return statistics.median(times), min(times)
 
 
+def big_project(copies, out):
+    """Return a copy of this project with extra copies of the DVT leaflet, for batch figures."""
+    import shutil
+
+    from clearleaf.config import Project
+
+    root = out / "big"
+    for folder in ("leaflets", "templates", "styles"):
+        shutil.copytree(ROOT / folder, root / folder, dirs_exist_ok=True)
+    for n in range(copies):
+        shutil.copy(root / "leaflets" / "dvt.md", root / "leaflets" / f"dvt-copy-{n}.md")
+    return Project(root)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=6, help="extra leaflets for the batch figure")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -51,17 +66,16 @@ def main():
         med, best = timed(lambda: builder.build(project, ["dvt"], ("a4",),
                                                 ("venous-angioplasty", "venous-stent"), out), args.runs)
         print(f"leaflet + 2 inserts          {med:6.2f} s median  {best:6.2f} s best")
-        med, best = timed(lambda: builder.build(project, None, pdf.PAPERS, (), out), args.runs)
-        jobs = len(list(out.rglob("*.pdf")))
-        print(f"full build, process pool     {med:6.2f} s median  {best:6.2f} s best  ({jobs} PDFs on disk)")
-
-        original = pdf.render_all
-        pdf.render_all = lambda project, jobs, workers=None: original(project, jobs, workers=1)
-        try:
-            med, best = timed(lambda: builder.build(project, None, pdf.PAPERS, (), out), args.runs)
-        finally:
-            pdf.render_all = original
-        print(f"full build, one process      {med:6.2f} s median  {best:6.2f} s best")
+        for name, proj in (("this project", project), (f"{args.copies} more leaflets", big_project(args.copies, out))):
+            for label, workers in (("one process", 1), ("process pool", 2)):
+                original = pdf.render_all
+                pdf.render_all = lambda p, jobs, workers=None, w=workers: original(p, jobs, workers=w)
+                try:
+                    med, best = timed(lambda: builder.build(proj, None, pdf.PAPERS, (), out / "all"), args.runs)
+                finally:
+                    pdf.render_all = original
+                count = len(builder.content.load(proj).leaflets) + len(builder.content.load(proj).inserts)
+                print(f"full build, {name:<17} {count * 2:3d} PDFs, {label:<12} {med:6.2f} s median  {best:6.2f} s best")
 
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
