@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from markupsafe import Markup
+
 from . import content, pdf, render
 from .config import ORG_FILE, Project, check_org
 from .content import INSERT, LEAFLET, Leaflet, Library
@@ -121,7 +123,9 @@ def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today
     library = content.load(project, [leaflet_id], list(inserts))
     job = plan(library, [leaflet_id], [paper], inserts, Path("."), allow_overdue, today)[0]
     css = [pdf.font_face_css()] + [(project.styles / n).read_text("utf-8") for n in pdf.stylesheet_names(paper)]
-    preview = {"base": project.leaflets.resolve().as_uri() + "/", "css": "\n".join(css)}
+    # The project's own CSS, trusted like the templates; "</" is escaped so it cannot close <style>.
+    preview = {"base": project.leaflets.resolve().as_uri() + "/",
+               "css": Markup("\n".join(css).replace("</", "<\\/"))}
     return render.render_html(project, library.org, job.parts, paper, today, preview)
 
 
