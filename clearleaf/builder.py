@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from . import content, pdf, render
-from .config import ORG_FILE, Project, check_org
+from .config import Project, check_org
 from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError
 
@@ -39,14 +40,17 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
           allow_overdue: bool = False, today: date | None = None) -> Result:
     """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts."""
     today = today or date.today()
-    library = content.load(project, list(ids) if ids else None, list(inserts))
-    check_fonts(library)
-    jobs = plan(library, ids, papers, inserts, Path(out), allow_overdue, today)
+    out = Path(out)
+    problems = Problems()
+    library = content.load(project, list(ids) if ids else None, list(inserts), problems, pdf.font_characters())
+    jobs = plan(library, ids, papers, inserts, out, allow_overdue, today, problems)
+    _check_writable(out, problems)
+    # Every content problem in every file is known by now: report them all at once.
+    problems.raise_if_any(ContentError)
     warnings = [f"warning: {w}" for w in library.warnings]
     for job in jobs:
         job.html = render.render_html(project, library.org, job.parts, job.paper, today)
     results = pdf.render_all(project, [(job.paper, job.html) for job in jobs])
-    problems = Problems()
     for job, rendered in zip(jobs, results):
         job.pages = rendered.pages
         warnings += [f"warning: {job.path.name} ({job.paper}): {w}" for w in rendered.warnings]
@@ -54,25 +58,31 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     problems.raise_if_any(RenderError)
     # Nothing is written until every PDF has rendered and passed its checks.
     for job, rendered in zip(jobs, results):
-        pdf.write_atomic(job.path, rendered.pdf)
+        try:
+            pdf.write_atomic(job.path, rendered.pdf)
+        except OSError as exc:
+            raise RenderError([Problem(str(job.path), None, f"cannot write the PDF: {exc.strerror}",
+                                       "choose another --out folder, or check its permissions and free space")]) from None
     return Result(jobs, warnings)
 
 
-def check_fonts(library: Library) -> None:
-    """Refuse text the packaged fonts cannot draw, in the org config and every loaded file."""
-    problems = Problems()
-    org_file = library.project.leaflets / ORG_FILE
-    pdf.check_glyphs(library.project.rel(org_file), org_file.read_text("utf-8"), problems)
-    for item in [*library.leaflets.values(), *library.inserts.values()]:
-        pdf.check_glyphs(item.shown, item.path.read_text("utf-8"), problems)
-    problems.raise_if_any(ContentError)
+def _check_writable(out: Path, problems: Problems) -> None:
+    """Report an output folder that cannot be made, before any rendering starts."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problems.add(str(out), None, f"cannot create the output folder: {exc.strerror}",
+                     "choose another --out folder")
+    else:
+        if not os.access(out, os.W_OK):
+            problems.add(str(out), None, "the output folder is not writable", "choose another --out folder")
 
 
-def plan(library: Library, ids, papers, inserts, out: Path, allow_overdue: bool, today: date) -> list[Job]:
-    """Decide which PDFs to make, refusing overdue leaflets and inserts a leaflet does not list."""
-    problems = Problems()
-    chosen = [library.leaflets[i] for i in ids] if ids else list(library.leaflets.values())
-    extra = [library.inserts[i] for i in inserts]
+def plan(library: Library, ids, papers, inserts, out: Path, allow_overdue: bool, today: date,
+         problems: Problems) -> list[Job]:
+    """Decide which PDFs to make; refuse overdue leaflets and inserts a leaflet does not list."""
+    chosen = [library.leaflets[i] for i in ids if i in library.leaflets] if ids else list(library.leaflets.values())
+    extra = [library.inserts[i] for i in inserts if i in library.inserts]
     for leaflet in chosen:
         listed = leaflet.meta.get("inserts", [])
         for insert in extra:
@@ -88,7 +98,6 @@ def plan(library: Library, ids, papers, inserts, out: Path, allow_overdue: bool,
                          f"review date {item.meta['review_by']:%Y-%m-%d} has passed",
                          "review the leaflet and update review_by, or build with --allow-overdue to print it "
                          "stamped 'Review overdue'")
-    problems.raise_if_any(ContentError)
     jobs = []
     for paper in papers:
         folder = out / paper
@@ -120,8 +129,11 @@ def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today
          allow_overdue: bool = True) -> str:
     """Return the HTML that would be rendered, with styles inlined, for a browser preview."""
     today = today or date.today()
-    library = content.load(project, [leaflet_id], list(inserts))
-    job = plan(library, [leaflet_id], [paper], inserts, Path("."), allow_overdue, today)[0]
+    problems = Problems()
+    library = content.load(project, [leaflet_id], list(inserts), problems)
+    jobs = plan(library, [leaflet_id], [paper], inserts, Path("."), allow_overdue, today, problems)
+    problems.raise_if_any(ContentError)
+    job = jobs[0]
     css = [pdf.font_face_css()] + [(project.styles / n).read_text("utf-8") for n in pdf.stylesheet_names(paper)]
     # The project's own CSS, trusted like the templates; "</" is escaped so it cannot close <style>.
     preview = {"base": project.leaflets.resolve().as_uri() + "/",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ContentError, Problems
+from .errors import Problems
 from .schema import ID_RE
 
 ORG_FILE = "org.yaml"

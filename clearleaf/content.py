@@ -15,7 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from mdit_py_plugins.admon import admon_plugin
 
-from .config import Project, check_org, compose, mapping_items, node_value, read_text
+from .config import ORG_FILE, Project, check_org, compose, mapping_items, node_value, read_text
 from .errors import Problem, Problems
 from .schema import BY_NAME, FIELDS, ID_RE, parse_value, suggest
 
@@ -70,10 +70,20 @@ def available_ids(project: Project, kind: str) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.md")) if folder.is_dir() else []
 
 
-def load(project: Project, leaflet_ids=None, insert_ids=()) -> Library:
-    """Load and check leaflets; with no ids, every leaflet and insert. Raise once for all problems."""
-    problems = Problems()
+def load(project: Project, leaflet_ids=None, insert_ids=(), problems: Problems | None = None,
+         drawable: frozenset | None = None) -> Library:
+    """Load and check leaflets; with no ids, every leaflet and insert.
+
+    Problems go to `problems` when given, so the caller can add its own checks and stop once;
+    otherwise they are raised here. `drawable` is the set of characters the fonts have.
+    """
+    raise_here = problems is None
+    problems = Problems() if problems is None else problems
     org = check_org(project, problems)
+    if drawable is not None:
+        org_file = project.leaflets / ORG_FILE
+        if org_file.is_file():
+            check_characters(project.rel(org_file), read_text(org_file, "", Problems()) or "", drawable, problems)
     library = Library(project, org)
     known_leaflets = available_ids(project, LEAFLET)
     known_inserts = available_ids(project, INSERT)
@@ -85,7 +95,7 @@ def load(project: Project, leaflet_ids=None, insert_ids=()) -> Library:
         known = known_leaflets if kind == LEAFLET else known_inserts
         if not _check_id(project, kind, id_, known, problems):
             continue
-        leaflet = load_file(project, kind, id_, org, problems, library.warnings)
+        leaflet = load_file(project, kind, id_, org, problems, library.warnings, drawable)
         if leaflet is None:
             continue
         if kind == LEAFLET:
@@ -96,8 +106,20 @@ def load(project: Project, leaflet_ids=None, insert_ids=()) -> Library:
             library.leaflets[id_] = leaflet
         else:
             library.inserts[id_] = leaflet
-    problems.raise_if_any()
+    if raise_here:
+        problems.raise_if_any()
     return library
+
+
+def check_characters(shown: str, text: str, drawable: frozenset, problems: Problems) -> None:
+    """Report characters the fonts cannot draw; WeasyPrint would silently use a system font."""
+    seen = set()
+    for n, line in enumerate(text.split("\n"), start=1):
+        for ch in line:
+            if ord(ch) not in drawable and ch not in seen and ch not in "\t\r":
+                seen.add(ch)
+                problems.add(shown, n, f"the character '{ch}' (U+{ord(ch):04X}) is not in the leaflet fonts",
+                             "replace it with words or a plain character (e.g. '->' becomes 'then')")
 
 
 def _choose_from(what: str, ids: list[str]) -> str:
@@ -118,7 +140,7 @@ def _check_id(project: Project, kind: str, id_: str, known: list[str], problems:
 
 
 def load_file(project: Project, kind: str, id_: str, org: dict, problems: Problems,
-              warnings: list | None = None) -> Leaflet | None:
+              warnings: list | None = None, drawable: frozenset | None = None) -> Leaflet | None:
     """Load one leaflet or insert, adding every problem found to problems."""
     path = (project.leaflets if kind == LEAFLET else project.inserts) / f"{id_}.md"
     shown = project.rel(path)
@@ -127,6 +149,8 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     if text is None:
         problems.extend(local)
         return None
+    if drawable is not None:
+        check_characters(shown, text, drawable, local)
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
         local.add(shown, 1, "the file does not start with front matter",

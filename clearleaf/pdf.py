@@ -20,7 +20,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from .config import Project
-from .errors import RenderError
+from .errors import Problem, RenderError
 
 PAPERS = ("a4", "letter")
 # Fonts come from Python packages, never from the system, so every machine prints the same.
@@ -59,21 +59,44 @@ def font_characters() -> frozenset[int]:
     return frozenset(chars)
 
 
-def check_glyphs(shown: str, text: str, problems, first_line: int = 1) -> None:
-    """Report characters the fonts cannot draw; WeasyPrint would silently use a system font."""
-    have = font_characters()
-    seen = set()
-    for n, line in enumerate(text.split("\n")):
-        for ch in line:
-            if ord(ch) not in have and ch not in seen and ch not in "\t\r":
-                seen.add(ch)
-                problems.add(shown, first_line + n, f"the character '{ch}' (U+{ord(ch):04X}) is not in the leaflet font",
-                             "replace it with words or a plain character (e.g. '->' becomes 'then')")
-
-
 def asset_roots(project: Project) -> list[Path]:
     """Return every folder the renderer may read: leaflets, templates, styles and fonts."""
     return [project.leaflets.resolve(), project.templates.resolve(), project.styles.resolve(), *font_roots()]
+
+
+class Refused(FatalURLFetchingError):
+    """The fetcher refused a URL; fatal, so WeasyPrint stops instead of printing without it."""
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self.url = url
+
+
+@contextmanager
+def refusals_reported(project: Project):
+    """Turn a refused fetch into a user error that says where to look and what to do."""
+    try:
+        yield
+    except Refused as exc:
+        path, line = _locate(project, exc.url)
+        raise RenderError([Problem(
+            path, line, f"the renderer refused to read {exc.url}",
+            "templates and stylesheets may use only files in leaflets/, templates/ and styles/ "
+            "(and the packaged fonts); remove that reference")]) from None
+
+
+def _locate(project: Project, url: str) -> tuple[str, int | None]:
+    """Find the template or stylesheet line that names a refused URL (content is checked earlier)."""
+    parts = urlsplit(url)
+    needles = [n for n in (url, unquote(parts.path), Path(unquote(parts.path)).name, parts.netloc) if n]
+    for folder in (project.templates, project.styles):
+        for file in sorted(folder.rglob("*")):
+            if not file.is_file():
+                continue
+            for n, text in enumerate(file.read_text("utf-8", errors="replace").split("\n"), start=1):
+                if any(needle in text for needle in needles):
+                    return project.rel(file), n
+    return "templates/", None
 
 
 class ProjectFetcher(URLFetcher):
@@ -94,7 +117,7 @@ class ProjectFetcher(URLFetcher):
             if not parts.netloc and any(path.is_relative_to(r) for r in self.roots) and path.is_file():
                 mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                 return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
-        raise FatalURLFetchingError(f"refused to read {url}: only the project's own files are allowed")
+        raise Refused(url)
 
 
 @dataclass
@@ -110,22 +133,20 @@ class Renderer:
         self.font_config = FontConfiguration()
         styles = self.project.styles
         base = styles.resolve().as_uri() + "/"
-        self.stylesheets = [
-            CSS(string=font_face_css(), base_url=base, url_fetcher=self.fetcher, font_config=self.font_config),
-            *(CSS(filename=styles / name, base_url=base, url_fetcher=self.fetcher, font_config=self.font_config)
-              for name in stylesheet_names(self.paper)),
-        ]
+        with refusals_reported(self.project):
+            self.stylesheets = [
+                CSS(string=font_face_css(), base_url=base, url_fetcher=self.fetcher, font_config=self.font_config),
+                *(CSS(filename=styles / name, base_url=base, url_fetcher=self.fetcher,
+                      font_config=self.font_config) for name in stylesheet_names(self.paper)),
+            ]
 
     def render(self, html: str) -> "Rendered":
         """Lay out one HTML document and return its PDF bytes, page facts and warnings."""
         base_url = self.project.leaflets.resolve().as_uri() + "/"
-        with capture_warnings() as warnings:
-            try:
-                document = HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
-                    font_config=self.font_config, stylesheets=self.stylesheets, **PDF_OPTIONS)
-                data = document.write_pdf(**PDF_OPTIONS)
-            except FatalURLFetchingError as exc:
-                raise RenderError(str(exc)) from None
+        with capture_warnings() as warnings, refusals_reported(self.project):
+            document = HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
+                font_config=self.font_config, stylesheets=self.stylesheets, **PDF_OPTIONS)
+            data = document.write_pdf(finisher=tag_part_languages(page_languages(document)), **PDF_OPTIONS)
         return Rendered(data, len(document.pages), first_page_classes(document), warnings)
 
     def close(self):
@@ -157,6 +178,43 @@ def first_page_classes(document) -> set:
         if element is not None and element.get("class"):
             classes.update(element.get("class").split())
     return classes
+
+
+def page_languages(document) -> list[str | None]:
+    """Return, for each page, the lang of the leaflet or insert laid out on it."""
+    langs = []
+    for page in document.pages:
+        lang = None
+        for box in page._page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is not None and element.tag == "article" and element.get("lang"):
+                lang = element.get("lang")
+                break
+        langs.append(lang)
+    return langs
+
+
+def tag_part_languages(langs: list[str | None]):
+    """Return a WeasyPrint finisher that gives each part's tags its own /Lang.
+
+    PDF/UA-1 (7.2) wants a change of language marked in the tag tree so a screen reader switches
+    voice; WeasyPrint 70 only sets the catalog's /Lang. Its tree has one top-level element per
+    page of each part, so the page tells which part, and so which language, it belongs to.
+    """
+    import pydyf
+
+    def finisher(document, pdf):
+        # pydyf references are bytes such as b"12 0 R".
+        pages = {bytes(ref): n for n, ref in enumerate(pdf.page_references)}
+        by_ref = {obj.reference: obj for obj in pdf.objects if isinstance(obj, pydyf.Dictionary)}
+        for obj in by_ref.values():
+            if obj.get("S") == "/Document":
+                for ref in obj["K"]:
+                    element = by_ref.get(ref)
+                    page = pages.get(element.get("Pg")) if element is not None else None
+                    if page is not None and langs[page]:
+                        element["Lang"] = pydyf.String(langs[page])
+    return finisher
 
 
 class _Collect(logging.Handler):

@@ -1,0 +1,191 @@
+"""Shared helpers for the clearleaf test suite: project copies, CLI runs, and reading PDFs as a reader would."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pikepdf
+import pypdf
+from click.testing import CliRunner
+
+from clearleaf.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "project"
+
+# What the fixture leaflet set says, in one place, so tests never hard-code the real DVT content.
+ORG_NAME = "Fixture Health Trust"
+EMERGENCY = "999"
+SAMPLE = {"id": "sample", "title": "Zanzibar sentinel leaflet", "code": "FX-SAM-042", "version": "3.7",
+          "review": "31 December 2099", "lang": "en", "status": "approved",
+          "summary": "Marmoset summary sentence about the fixture leaflet. It has two sentences.",
+          "danger": "Phone 999 for the Zanzibar sentinel phrase"}
+FIRST = {"id": "first-insert", "title": "Albatross procedure insert", "code": "FX-INS-101", "version": "1.4",
+         "review": "30 June 2098", "lang": "en", "status": "draft"}
+SECOND = {"id": "second-insert", "title": "Procedimiento cormorán", "code": "FX-INS-202", "version": "5.0",
+          "review": "1 March 2097", "lang": "es", "status": "approved"}
+INSERTS = (FIRST, SECOND)
+PARTS = {p["id"]: p for p in (SAMPLE, FIRST, SECOND)}
+DRAFT_MARK = "DRAFT – not for patient use"
+PAPER_SIZES = {"a4": (595.28, 841.89), "letter": (612.0, 792.0)}
+COMBINED = "sample+first-insert+second-insert.pdf"
+
+
+def make_project(dest: Path, source: Path = FIXTURE) -> Path:
+    """Copy a leaflet set plus the REAL templates/ and styles/ into dest; return dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source / "leaflets", dest / "leaflets")
+    shutil.copytree(REPO / "templates", dest / "templates")
+    shutil.copytree(REPO / "styles", dest / "styles")
+    return dest
+
+
+def run(project: Path, *args: str):
+    """Invoke the CLI in-process against project; stdout and stderr are kept apart."""
+    return CliRunner().invoke(cli, ["--project", str(project), *map(str, args)])
+
+
+def build(project: Path, out: Path, *args: str):
+    return run(project, "build", "--out", str(out), *args)
+
+
+def pdfs_and_parts(out: Path) -> list[Path]:
+    """Every PDF and temp file under out (nothing at all should exist after a failure)."""
+    if not out.exists():
+        return []
+    return sorted(p for p in out.rglob("*") if p.suffix in (".pdf", ".part") or ".part" in p.name)
+
+
+def assert_ok(result):
+    assert result.exit_code == 0, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "Traceback" not in result.output + result.stderr
+
+
+def assert_clean_error(result, out: Path | None = None, pattern: str | None = None):
+    """An error as the style guide wants it: exit 1, no traceback, path:line: problem — fix, nothing written."""
+    both = result.output + result.stderr
+    assert result.exit_code == 1, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    assert "Traceback" not in both
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    if pattern is not None:
+        assert re.search(pattern, result.stderr, re.M), f"no line matching {pattern!r} in stderr:\n{result.stderr}"
+    if out is not None:
+        assert pdfs_and_parts(out) == []
+    return result.stderr
+
+
+def norm(text: str) -> str:
+    """Collapse whitespace, so text that wrapped across lines still matches."""
+    return " ".join(text.split())
+
+
+def page_texts(path: Path) -> list[str]:
+    """The text of every page, whitespace-normalised, as pypdf extracts it."""
+    return [norm(page.extract_text() or "") for page in pypdf.PdfReader(str(path)).pages]
+
+
+def _det(m) -> float:
+    return m[0] * m[3] - m[1] * m[2]
+
+
+def _mul(a, b):
+    """Multiply two PDF matrices [a b c d e f] (a applied first)."""
+    return [a[0] * b[0] + a[1] * b[2], a[0] * b[1] + a[1] * b[3],
+            a[2] * b[0] + a[3] * b[2], a[2] * b[1] + a[3] * b[3],
+            a[4] * b[0] + a[5] * b[2] + b[4], a[4] * b[1] + a[5] * b[3] + b[5]]
+
+
+def font_size_counts(path: Path) -> Counter:
+    """Count glyphs by their effective size in points: Tf size scaled by the text matrix and the CTM."""
+    counts: Counter = Counter()
+    identity = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    with pikepdf.open(path) as pdf:
+        for page in pdf.pages:
+            ctm, stack, tm, size = identity, [], identity, None
+            for operands, op in pikepdf.parse_content_stream(page):
+                op = str(op)
+                if op == "q":
+                    stack.append(ctm)
+                elif op == "Q":
+                    ctm = stack.pop()
+                elif op == "cm":
+                    ctm = _mul([float(x) for x in operands], ctm)
+                elif op == "BT":
+                    tm = identity
+                elif op == "Tm":
+                    tm = [float(x) for x in operands]
+                elif op == "Tf":
+                    size = float(operands[1])
+                elif op in ("TJ", "Tj", "'", '"'):
+                    assert size is not None, "text shown before any Tf"
+                    effective = size * math.sqrt(abs(_det(tm))) * math.sqrt(abs(_det(ctm)))
+                    last = operands[-1]
+                    strings = last if isinstance(last, pikepdf.Array) else [last]
+                    glyphs = sum(len(bytes(s)) for s in strings if isinstance(s, pikepdf.String)) // 2
+                    counts[round(effective, 1)] += glyphs
+    return counts
+
+
+def struct_elements(pdf: pikepdf.Pdf):
+    """Yield every structure element dictionary in the tag tree."""
+    todo = [pdf.Root.StructTreeRoot]
+    seen = set()
+    while todo:
+        node = todo.pop()
+        if isinstance(node, pikepdf.Array):
+            todo.extend(node)
+            continue
+        if not isinstance(node, pikepdf.Dictionary):
+            continue
+        key = node.objgen if node.is_indirect else id(node)
+        if key in seen:
+            continue
+        seen.add(key)
+        if "/S" in node:
+            yield node
+        if "/K" in node:
+            todo.append(node.K)
+
+
+def part_ranges(texts: list[str], inserts=INSERTS) -> dict[str, range]:
+    """Map each part of a combined handout to its page numbers (1-based), by where each insert starts.
+
+    An insert starts on the page that shows its title under the 'Procedure insert' kicker; blank
+    filler pages belong to the part before them."""
+    starts = []
+    for ins in inserts:
+        hits = [i + 1 for i, t in enumerate(texts) if f"Procedure insert {ins['title']}" in t]
+        assert len(hits) == 1, f"{ins['id']} should start on exactly one page, found {hits}"
+        starts.append((ins["id"], hits[0]))
+    ranges = {SAMPLE["id"]: range(1, starts[0][1])}
+    for n, (id_, start) in enumerate(starts):
+        end = starts[n + 1][1] if n + 1 < len(starts) else len(texts) + 1
+        ranges[id_] = range(start, end)
+    return ranges
+
+
+def set_front_matter(path: Path, key: str, value: str | None) -> None:
+    """Replace (or with value None, delete) one top-level front-matter line of a leaflet."""
+    lines = path.read_text("utf-8").split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(f"{key}:"):
+            if value is None:
+                del lines[i]
+            else:
+                lines[i] = f"{key}: {value}"
+            break
+    else:
+        raise AssertionError(f"{key} not in {path}")
+    path.write_text("\n".join(lines), "utf-8")
+
+
+def line_of(path: Path, needle: str) -> int:
+    """1-based line number of the first line containing needle."""
+    for n, line in enumerate(path.read_text("utf-8").split("\n"), 1):
+        if needle in line:
+            return n
+    raise AssertionError(f"{needle!r} not in {path}")
