@@ -8,8 +8,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bootstrap import ensure_ready  # noqa: E402
 
-ensure_ready(__file__, groups=("run", "test"))
+# Guarded: render workers are spawned processes, which import the main module again.
+if __name__ == "__main__":
+    ensure_ready(__file__, groups=("run", "test"))
 
-import pytest  # noqa: E402
+    import pytest
 
-sys.exit(pytest.main(sys.argv[1:]))
+    sys.exit(pytest.main(sys.argv[1:]))
