@@ -25,6 +25,7 @@ RAW_HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--")
 # Every ASCII punctuation mark may be backslash-escaped in CommonMark, so an org value such as
 # "Smith & *Sons*" or "1. Ward" always prints as typed and never turns into Markdown.
 MD_PUNCT_RE = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
+REMOTE_IMAGE_RE = re.compile(r"!\[[^\]]*\]\(\s*<?((?:[a-zA-Z][a-zA-Z0-9+.-]*:)[^)\s>]*)")
 LEAFLET, INSERT = "leaflet", "insert"
 
 
@@ -324,6 +325,11 @@ def _markdown(project: Project, body: str, shown: str, first: int, problems: Pro
             for child in tok.children:
                 if child.type == "image":
                     _check_image(project, child, tok, source, shown, first, problems)
+    for n, text in enumerate(source):
+        # markdown-it drops images whose URL has an unsafe scheme, so they would vanish silently.
+        for src in REMOTE_IMAGE_RE.findall(text):
+            problems.add(shown, first + n, f"image '{src}' is outside leaflets/",
+                         "put the image in leaflets/images/ and write its path as images/<name>.svg")
     if warnings is not None:
         for n, text in enumerate(source):
             if RAW_HTML_RE.search(text):
