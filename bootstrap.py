@@ -25,6 +25,9 @@ SYSTEM_LIBS = {"libpango-1.0.so.0": "libpango-1.0-0", "libpangoft2-1.0.so.0": "l
                "libharfbuzz.so.0": "libharfbuzz0b", "libharfbuzz-subset.so.0": "libharfbuzz-subset0",
                "libfontconfig.so.1": "libfontconfig1"}
 
+# The print tests run a private CUPS scheduler and queue on loopback.
+TEST_TOOLS = {"/usr/sbin/cupsd": "cups-daemon", "/usr/bin/lp": "cups-client", "/usr/sbin/lpadmin": "cups-client"}
+
 
 def say(message: str) -> None:
     print(f"[setup] {message}", file=sys.stderr, flush=True)
@@ -76,10 +79,12 @@ def _loadable(soname: str) -> bool:
     return True
 
 
-def ensure_system_libs() -> None:
+def ensure_system_libs(groups: tuple[str, ...]) -> None:
     missing = [pkg for lib, pkg in SYSTEM_LIBS.items() if not _loadable(lib)]
+    if "test" in groups:
+        missing += [pkg for tool, pkg in TEST_TOOLS.items() if not Path(tool).exists()]
     if missing:
-        apt_install(missing)
+        apt_install(sorted(set(missing)))
 
 
 def ensure_venv(groups: tuple[str, ...]) -> None:
@@ -103,7 +108,7 @@ def ensure_venv(groups: tuple[str, ...]) -> None:
 def ensure_ready(script: str, groups: tuple[str, ...] = ("run",)) -> None:
     """Make sure everything is installed, then continue inside .venv (re-running if needed)."""
     try:
-        ensure_system_libs()
+        ensure_system_libs(groups)
         ensure_venv(groups)
     except subprocess.CalledProcessError as exc:
         sys.exit(f"setup failed: {' '.join(map(str, exc.cmd))} exited with {exc.returncode}")

@@ -19,6 +19,14 @@ ORG_KEYS = {
     "phones": "phone numbers, each with a label, number and hours",
 }
 PHONE_KEYS = ("label", "number", "hours")
+# Settings for the discharge workflow: optional, and never offered to leaflets as placeholders.
+SETTING_KEYS = {
+    "smtp": "the mail server for `build.py email`: host, port, security, user and from",
+    "issue_log": "where the record of issued handouts is kept (default records/issued.jsonl)",
+}
+SMTP_KEYS = ("host", "port", "security", "user", "from")
+SMTP_SECURITY = ("starttls", "tls", "none")
+DEFAULT_ISSUE_LOG = "records/issued.jsonl"
 
 
 @dataclass(frozen=True)
@@ -139,18 +147,44 @@ def check_org(project: Project, problems: Problems) -> dict:
     given = set()
     for key, node, line in mapping_items(root, shown, 1, problems, "the organisation config"):
         given.add(key)
-        if key not in ORG_KEYS:
-            problems.add(shown, line, f"unknown key '{key}'", f"allowed keys are {', '.join(ORG_KEYS)}")
+        if key not in ORG_KEYS and key not in SETTING_KEYS:
+            problems.add(shown, line, f"unknown key '{key}'",
+                         f"allowed keys are {', '.join([*ORG_KEYS, *SETTING_KEYS])}")
         elif key == "phones":
             org[key] = _check_phones(node, shown, problems)
+        elif key == "smtp":
+            org[key] = _check_smtp(node, shown, problems)
         elif not isinstance(node, yaml.ScalarNode) or not node.value.strip():
-            problems.add(shown, line, f"'{key}' must be a single line of text", f"give {ORG_KEYS[key]}")
+            problems.add(shown, line, f"'{key}' must be a single line of text",
+                         f"give {ORG_KEYS.get(key) or SETTING_KEYS[key]}")
         else:
             org[key] = node.value.strip()
     for key, hint in ORG_KEYS.items():
         if key not in given:
             problems.add(shown, None, f"'{key}' is missing", f"add {key}: with {hint}")
     return org
+
+
+def public_org(org: dict) -> dict:
+    """Return the organisation details leaflets and templates may print (not the settings)."""
+    return {k: v for k, v in org.items() if k in ORG_KEYS}
+
+
+def _check_smtp(node, shown: str, problems: Problems) -> dict:
+    smtp = {"security": "starttls"}
+    for key, vnode, line in mapping_items(node, shown, 1, problems, "smtp"):
+        if key not in SMTP_KEYS:
+            problems.add(shown, line, f"unknown key '{key}' in smtp", f"smtp has only {', '.join(SMTP_KEYS)}")
+        elif not isinstance(vnode, yaml.ScalarNode) or not vnode.value.strip():
+            problems.add(shown, line, f"smtp.{key} must be text", "write it on one line")
+        elif key == "port" and not vnode.value.strip().isdigit():
+            problems.add(shown, line, f"smtp.port '{vnode.value}' is not a number", "use e.g. 587 (STARTTLS) or 465 (TLS)")
+        elif key == "security" and vnode.value.strip() not in SMTP_SECURITY:
+            problems.add(shown, line, f"smtp.security '{vnode.value}' is not allowed",
+                         "use starttls (the default), tls, or none for a server on this machine only")
+        else:
+            smtp[key] = int(vnode.value) if key == "port" else vnode.value.strip()
+    return smtp
 
 
 def _check_phones(node, shown: str, problems: Problems) -> dict:

@@ -15,7 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from mdit_py_plugins.admon import admon_plugin
 
-from .config import ORG_FILE, Project, check_org, compose, mapping_items, node_value, read_text
+from .config import ORG_FILE, Project, check_org, compose, mapping_items, node_value, public_org, read_text
 from .errors import Problem, Problems
 from .schema import BY_NAME, FIELDS, ID_RE, parse_value, suggest
 
@@ -223,7 +223,7 @@ CONTENT_ENV = _content_env()
 
 def _render_placeholders(body: str, org: dict, shown: str, first: int, problems: Problems) -> str | None:
     """Fill {{ org.key }} placeholders; report each unknown one with its line."""
-    context = {"org": org}
+    context = {"org": public_org(org)}
     try:
         tree = CONTENT_ENV.parse(body)
     except TemplateSyntaxError as exc:

@@ -25,7 +25,9 @@ from .errors import Problem, RenderError
 PAPERS = ("a4", "letter")
 # Fonts come from Python packages, never from the system, so every machine prints the same.
 # Atkinson Hyperlegible was designed with the Braille Institute for low-vision readers.
-FONT_FAMILIES = ("Atkinson Hyperlegible",)
+# Noto Sans and Noto Sans Arabic are fallbacks for what Atkinson lacks, such as Vietnamese
+# and Arabic patients' names; styles/common.css lists the three in this order.
+FONT_FAMILIES = ("Atkinson Hyperlegible", "Noto Sans", "Noto Sans Arabic")
 POOL_MIN_JOBS = 10
 PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "attachments": None, "presentational_hints": False}
 
@@ -39,11 +41,18 @@ def font_face_css() -> str:
     """Return @font-face rules pointing at the packaged font files."""
     rules = []
     for name in FONT_FAMILIES:
-        for f in fontpkg.family(name).files:
+        for f in _upright_files(name):
+            # A variable font covers every weight in one file.
+            weight = "100 900" if f.variable else f.weight
             rules.append(
                 f'@font-face {{ font-family: "{name}"; src: url("{f.path.resolve().as_uri()}"); '
-                f"font-weight: {f.weight}; font-style: {f.style}; }}")
+                f"font-weight: {weight}; font-style: normal; }}")
     return "\n".join(rules)
+
+
+def _upright_files(name: str) -> list:
+    # Clear print has no italics, so italic faces are never offered to the layout.
+    return [f for f in fontpkg.family(name).files if f.style == "normal"]
 
 
 @lru_cache(maxsize=1)
@@ -53,8 +62,8 @@ def font_characters() -> frozenset[int]:
 
     chars: set[int] = set()
     for name in FONT_FAMILIES:
-        for f in fontpkg.family(name).files:
-            if f.weight == 400 and f.style == "normal":
+        for f in _upright_files(name):
+            if f.variable or f.weight == 400:
                 chars.update(TTFont(f.path, lazy=True).getBestCmap())
     return frozenset(chars)
 

@@ -11,7 +11,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyn
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from .config import Project
+from .config import Project, public_org
 from .content import Leaflet
 from .errors import Problems, RenderError
 
@@ -77,7 +77,7 @@ def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, t
         "keywords": ", ".join([p.meta["code"] for p in parts] + [p.title for p in parts]),
     }
     context = {
-        "org": org,
+        "org": public_org(org),
         "doc": doc,
         "paper": paper,
         "parts": [Part(p, marks_for(p, today)) for p in parts],
