@@ -15,6 +15,8 @@ from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError
 
 DUE_SOON = timedelta(days=90)
+# The rows of "Your details" a patient must find on page 1 (templates/your-details.html).
+PERSONAL_FIRST_PAGE = ("your-details", "row-name", "row-medicine", "row-dose", "row-how-often", "row-until")
 
 
 @dataclass
@@ -109,7 +111,7 @@ def plan(library: Library, ids, papers, inserts, out: Path, allow_overdue: bool,
     return jobs
 
 
-def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems) -> None:
+def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, personalised: bool = False) -> None:
     # Patient safety: a leaflet's emergency signs must be seen without turning the page.
     first = job.parts[0]
     if first.kind != LEAFLET:
@@ -119,7 +121,7 @@ def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems) -> N
         _, title, line = dangers[0]
         problems.add(first.shown, line, f"the danger callout '{title}' does not fit on page 1 ({job.paper})",
                      "move it nearer the top, or shorten the summary and the text before it")
-    for need in ("masthead", "summary"):
+    for need in ("masthead", "summary", *(PERSONAL_FIRST_PAGE if personalised else ())):
         if need not in rendered.first_page:
             problems.add(first.shown, 1, f"the {need} does not fit on page 1 ({job.paper})",
                          "shorten the title and summary")
@@ -168,3 +170,45 @@ def listing(project: Project, today: date | None = None) -> tuple[list[Row], lis
             state = "OVERDUE" if review < today else "due soon" if review - today <= DUE_SOON else "ok"
             rows.append(Row(kind, id_, item.meta["code"], item.meta["version"], item.meta["status"], review, state))
     return rows, sorted(set(found.items), key=lambda p: (p.path, p.line or 0))
+
+
+@dataclass
+class Handout:
+    """One personalised handout, rendered in memory: where it would be saved, and its bytes."""
+
+    job: Job
+    pdf: bytes
+    patient: object
+
+
+def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: list, paths: list[Path],
+             allow_overdue: bool = False, allow_draft: bool = False, today: date | None = None) -> list[Handout]:
+    """Render one personalised handout per patient, in memory; nothing is written here."""
+    today = today or date.today()
+    problems = Problems()
+    library = content.load(project, [leaflet_id], list(inserts), problems, pdf.font_characters())
+    jobs = plan(library, [leaflet_id], [paper], inserts, Path("."), allow_overdue, today, problems)
+    if jobs and not allow_draft:
+        for part in jobs[0].parts:
+            if part.meta["status"] == "draft":
+                problems.add(part.shown, part.lines["status"], "this is a draft, not for patient use",
+                             "have it clinically reviewed and set status: approved, or use --allow-draft "
+                             "(for training: every page is marked DRAFT)")
+    problems.raise_if_any(ContentError)
+    parts = jobs[0].parts
+    made = [Job(paper, parts, path) for path in paths]
+    for job, patient in zip(made, patients, strict=True):
+        job.html = render.render_html(project, library.org, parts, paper, today, patient=patient.as_context())
+    results = pdf.render_all(project, [(job.paper, job.html) for job in made])
+    for job, rendered in zip(made, results, strict=True):
+        job.pages = rendered.pages
+        _check_first_page(job, rendered, problems, personalised=True)
+    problems.raise_if_any(RenderError)
+    return [Handout(job, rendered.pdf, patient) for job, rendered, patient in zip(made, results, patients, strict=True)]
+
+
+def handout_name(leaflet_id: str, patient) -> str:
+    """Return a PDF file name from the record reference, never from the patient's name."""
+    if patient.reference:
+        return f"{patient.reference}.pdf"
+    return f"{leaflet_id}-{patient.issued:%Y-%m-%d}.pdf"

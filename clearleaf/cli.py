@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import click
 
-from . import __version__, builder
-from .config import Project, default_root
-from .errors import ClearleafError
-from .pdf import PAPERS
+from . import __version__, builder, handout, records
+from .config import Project, check_org, default_root
+from .errors import ClearleafError, Problems
+from .pdf import PAPERS, font_characters, write_atomic
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -121,6 +122,86 @@ def html(project, leaflet_id, inserts, paper):
         click.echo(builder.html(project, leaflet_id, inserts, paper))
     except ClearleafError as exc:
         _fail(exc)
+
+
+def _handout_options(f):
+    """Options shared by handout, print and email: which leaflet, which paper, which patient."""
+    options = [
+        click.argument("leaflet_id", metavar="ID"),
+        click.option("--insert", "inserts", multiple=True, metavar="INSERT_ID",
+                     help="Add a procedure insert (repeatable)."),
+        click.option("--paper", type=click.Choice(PAPERS), default="a4", show_default=True, help="Paper size."),
+        click.option("--allow-draft", is_flag=True,
+                     help="Allow draft leaflets (for training; every page says DRAFT – not for patient use)."),
+        click.option("--allow-overdue", is_flag=True,
+                     help="Allow leaflets past their review date (stamped 'Review overdue')."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _render_one(project, leaflet_id, inserts, paper, patient_file, out_path, allow_draft, allow_overdue):
+    """Load one patient file and render their handout in memory."""
+    today = date.today()
+    patient = handout.load_patient(Path(patient_file), today, font_characters())
+    path = Path(out_path) if out_path else None
+    made = builder.handouts(project, leaflet_id, inserts, paper, [patient],
+                            [path or Path("dist/handouts") / builder.handout_name(leaflet_id, patient)],
+                            allow_overdue, allow_draft, today)
+    return made[0]
+
+
+def _record(project, channel, item, **extra):
+    org = check_org(project, Problems())
+    records.append(records.log_path(project, org),
+                   records.entry(channel, item.job.paper, item.job.parts, item.patient.reference, **extra))
+
+
+@cli.command(name="handout")
+@_handout_options
+@click.option("--patient", "patient_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="The patient's details, as YAML or JSON.")
+@click.option("--patients", "patients_file", type=click.Path(dir_okay=False), metavar="FILE.csv",
+              help="A discharge list: one handout per row, named after its reference.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="The PDF to write (with --patient) or the folder (with --patients). "
+                   "Default: dist/handouts/<reference>.pdf.")
+@click.pass_obj
+def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, patient_file, patients_file, out):
+    """Save a personalised handout: the leaflet with a 'Your details' box on page 1.
+
+    The patient file holds name, issued, clinician, contact_phone, medication
+    (name, dose, how_often, until), follow_up, note and reference. Fields left
+    out print as lines to fill in by hand. Every handout is recorded in the
+    issue log, by reference and leaflet version, never by name.
+
+    \b
+    Example:
+        python build.py handout dvt --insert venous-stent --patient ann.yaml --out ann.pdf
+        python build.py handout dvt --patients today.csv --out dist/handouts
+    """
+    if bool(patient_file) == bool(patients_file):
+        raise click.UsageError("give either --patient FILE or --patients FILE.csv")
+    start = time.perf_counter()
+    try:
+        if patient_file:
+            made = [_render_one(project, leaflet_id, inserts, paper, patient_file, out, allow_draft, allow_overdue)]
+        else:
+            today = date.today()
+            patients = handout.load_patients_csv(Path(patients_file), today, font_characters())
+            folder = out or Path("dist/handouts")
+            made = builder.handouts(project, leaflet_id, inserts, paper, patients,
+                                    [folder / builder.handout_name(leaflet_id, p) for p in patients],
+                                    allow_overdue, allow_draft, today)
+        for item in made:
+            write_atomic(item.job.path, item.pdf)
+            _record(project, "save", item)
+    except ClearleafError as exc:
+        _fail(exc)
+    for item in made:
+        click.echo(f"wrote {item.job.path} ({item.job.pages} pages)")
+    click.echo(f"saved {len(made)} handout{'s' if len(made) != 1 else ''} in {time.perf_counter() - start:.1f} s")
 
 
 def main():

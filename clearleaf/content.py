@@ -39,8 +39,9 @@ class Leaflet:
     shown: str
     meta: dict
     lines: dict
-    html: str
+    html: str  # the body after `lead`
     callouts: list = field(default_factory=list)  # (type, title, line)
+    lead: str = ""  # danger callouts that open the body: the template keeps them first on page 1
 
     @property
     def title(self) -> str:
@@ -168,11 +169,12 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     body_first = end + 2
     rendered = _render_placeholders(body, org, shown, body_first, local)
     # Even when a placeholder is wrong, check the Markdown too, so every problem shows in one run.
-    html, callouts = _markdown(project, body if rendered is None else rendered, shown, body_first, local, warnings)
+    (lead, html), callouts = _markdown(project, body if rendered is None else rendered, shown, body_first, local,
+                                       warnings)
     problems.extend(local)
     if local:
         return None
-    return Leaflet(id_, kind, path, shown, meta, meta_lines, html, callouts)
+    return Leaflet(id_, kind, path, shown, meta, meta_lines, html, callouts, lead)
 
 
 def _check_front_matter(kind: str, text: str, shown: str, close_line: int, problems: Problems):
@@ -335,7 +337,22 @@ def _markdown(project: Project, body: str, shown: str, first: int, problems: Pro
             if RAW_HTML_RE.search(text):
                 warnings.append(Problem(shown, first + n, "raw HTML is not rendered and will print as text",
                                         "use Markdown instead (blank line for a new paragraph, ** for bold)"))
-    return MARKDOWN.renderer.render(tokens, MARKDOWN.options, {}), callouts
+    split = _lead_end(tokens)
+    render = MARKDOWN.renderer.render
+    return (render(tokens[:split], MARKDOWN.options, {}), render(tokens[split:], MARKDOWN.options, {})), callouts
+
+
+def _lead_end(tokens) -> int:
+    """Return where the danger callouts that open the body end (0 if it opens with anything else)."""
+    end = 0
+    while end < len(tokens) and tokens[end].type == "admonition_open" and tokens[end].meta.get("tag") == "danger":
+        depth = 0
+        for n in range(end, len(tokens)):
+            depth += tokens[n].nesting if tokens[n].type.startswith("admonition") else 0
+            if depth == 0 and tokens[n].type == "admonition_close":
+                end = n + 1
+                break
+    return end
 
 
 def _check_image(project: Project, image, block, source, shown, first, problems):

@@ -26,6 +26,7 @@ class Part:
 
     leaflet: Leaflet
     marks: str
+    first: bool = False
 
     @property
     def kind(self):
@@ -35,9 +36,13 @@ class Part:
     def meta(self):
         return self.leaflet.meta
 
+    # Safe: produced by markdown-it with raw HTML turned off, so authors cannot inject markup.
+    @property
+    def lead(self):
+        return Markup(self.leaflet.lead)
+
     @property
     def html(self):
-        # Safe: produced by markdown-it with raw HTML turned off, so authors cannot inject markup.
         return Markup(self.leaflet.html)
 
 
@@ -65,7 +70,7 @@ def marks_for(leaflet: Leaflet, today: date) -> str:
 
 
 def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, today: date,
-                preview: dict | None = None) -> str:
+                preview: dict | None = None, patient: dict | None = None) -> str:
     """Return the HTML document for a leaflet followed by its inserts."""
     first = parts[0]
     doc = {
@@ -80,8 +85,9 @@ def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, t
         "org": public_org(org),
         "doc": doc,
         "paper": paper,
-        "parts": [Part(p, marks_for(p, today)) for p in parts],
+        "parts": [Part(p, marks_for(p, today), first=(n == 0)) for n, p in enumerate(parts)],
         "preview": preview,
+        "patient": patient,
     }
     try:
         return environment(project).get_template(TEMPLATE).render(context)

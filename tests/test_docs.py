@@ -20,10 +20,7 @@ def test_every_front_matter_key_is_in_the_authoring_guide(key):
     assert f"`{key}`" in read("docs/authoring.md")
 
 
-def test_the_command_list_is_what_the_readme_documents():
-    assert set(cli.commands) == {"build", "list", "html"}
-
-
-@pytest.mark.parametrize("command", ["build", "list", "html"])
+@pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_is_in_the_readme(command):
+    # Generated from the CLI itself, so a new command cannot ship undocumented.
     assert f"build.py {command}" in read("README.md")

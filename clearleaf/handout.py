@@ -1,0 +1,207 @@
+"""Patient details for personalised handouts: load, check and keep them as plain text.
+
+A patient file is YAML or JSON (one patient) or CSV (a day's discharge list). Every value is
+text that is printed as typed: it never passes through Jinja or Markdown, and the HTML
+templates escape it. Nothing here logs or echoes a value, only keys and line numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+from difflib import get_close_matches
+from pathlib import Path
+
+import yaml
+
+from .config import compose, mapping_items, read_text
+from .errors import ContentError, Problem, Problems
+from .schema import DATE_RE
+
+# Pinned: hospital systems write these keys. Limits keep the "Your details" box on page 1.
+MEDICATION_KEYS = {"name": 80, "dose": 60, "how_often": 80, "until": 60}
+PATIENT_KEYS = {
+    "name": 100,
+    "issued": 10,
+    "clinician": 100,
+    "contact_phone": 40,
+    "medication": MEDICATION_KEYS,
+    "follow_up": 200,
+    "note": 500,
+    "reference": 40,
+}
+# A reference names the PDF file, so it is a plain token: no spaces, slashes or dots at the start.
+REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Patient:
+    """One patient's details; absent fields are None and print as lines to fill in by hand."""
+
+    name: str | None = None
+    issued: date | None = None
+    clinician: str | None = None
+    contact_phone: str | None = None
+    medication: dict | None = None
+    follow_up: str | None = None
+    note: str | None = None
+    reference: str | None = None
+
+    def as_context(self) -> dict:
+        """Return the values the template prints, with every medication key present."""
+        medication = {k: (self.medication or {}).get(k) for k in MEDICATION_KEYS}
+        return {**self.__dict__, "medication": medication}
+
+
+def _suggest(key: str, allowed) -> str:
+    close = get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else "allowed keys are " + ", ".join(allowed)
+
+
+def check_values(raw: dict, shown: str, lines: dict, today: date, problems: Problems,
+                 drawable: frozenset | None = None) -> Patient | None:
+    """Check raw text values (keys like 'medication.dose' for nested ones) and build a Patient."""
+    values: dict = {}
+    before = len(problems.items)
+    for key, value in raw.items():
+        line = lines.get(key, 1)
+        top, _, sub = key.partition(".")
+        limits = PATIENT_KEYS.get(top)
+        if limits is None or (sub and not isinstance(limits, dict)) or (sub and sub not in limits):
+            allowed = [*PATIENT_KEYS] if not sub else [f"{top}.{k}" for k in MEDICATION_KEYS]
+            problems.add(shown, line, f"unknown key '{key}'", _suggest(key, allowed))
+            continue
+        if isinstance(limits, dict) and not sub:
+            problems.add(shown, line, f"'{key}' must list {', '.join(limits)}",
+                         f"write it as {key}: then indented lines such as 'name: Apixaban'")
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue  # not given: the template prints lines to fill in
+        if not isinstance(value, str):
+            problems.add(shown, line, f"'{key}' must be text", "write it on one line, in quotes if it has a colon")
+            continue
+        limit = limits[sub] if sub else limits
+        text = value.strip() if key == "note" else " ".join(value.split())
+        if len(text) > limit:
+            problems.add(shown, line, f"'{key}' is {len(text)} characters long; the most is {limit}",
+                         "shorten it")
+            continue
+        if CONTROL_RE.search(text):
+            problems.add(shown, line, f"'{key}' contains a control character", "retype it as plain text")
+            continue
+        if drawable is not None:
+            missing = sorted({f"U+{ord(c):04X}" for c in text if ord(c) not in drawable and c not in "\n\r\t"})
+            if missing:
+                # The character codes are shown, never the value itself: it may identify the patient.
+                problems.add(shown, line, f"'{key}' has characters the handout fonts cannot print ({', '.join(missing)})",
+                             "write it in Latin, Greek, Cyrillic, Vietnamese or Arabic script")
+                continue
+        if key == "issued":
+            if not DATE_RE.match(text):
+                problems.add(shown, line, "'issued' is not a date", "write it as YYYY-MM-DD, e.g. issued: 2026-11-26")
+                continue
+            try:
+                text = date.fromisoformat(text)
+            except ValueError:
+                problems.add(shown, line, "'issued' is not a real date", "write it as YYYY-MM-DD")
+                continue
+        if key == "reference" and not REFERENCE_RE.match(text):
+            problems.add(shown, line, "'reference' must be letters, digits, '-' or '_' (at most 40)",
+                         "use the record's reference number, never the patient's name")
+            continue
+        if sub:
+            values.setdefault(top, {})[sub] = text
+        else:
+            values[key] = text
+    if len(problems.items) > before:
+        return None
+    values.setdefault("issued", today)
+    return Patient(**values)
+
+
+def load_patient(path: Path, today: date, drawable: frozenset | None = None) -> Patient:
+    """Load one patient from a YAML or JSON file; raise ContentError naming keys and lines."""
+    problems = Problems()
+    shown = str(path)
+    if not path.is_file():
+        raise ContentError([_missing(shown)])
+    text = read_text(path, shown, problems)
+    root = compose(text, shown, 1, problems) if text is not None else None
+    raw: dict = {}
+    lines: dict = {}
+    if root is not None:
+        for key, node, line in mapping_items(root, shown, 1, problems, "the patient file"):
+            if isinstance(node, yaml.MappingNode) and key == "medication":
+                for sub, snode, sline in mapping_items(node, shown, 1, problems, "medication"):
+                    raw[f"{key}.{sub}"] = _scalar(snode)
+                    lines[f"{key}.{sub}"] = sline
+            else:
+                raw[key] = _scalar(node) if not isinstance(node, yaml.MappingNode) else {}
+                lines[key] = line
+    elif text is not None and not problems:
+        problems.add(shown, 1, "the patient file is empty", "give at least the reference, e.g. reference: MRN-0001")
+    patient = check_values(raw, shown, lines, today, problems, drawable) if not problems else None
+    problems.raise_if_any()
+    return patient
+
+
+def load_patients_csv(path: Path, today: date, drawable: frozenset | None = None) -> list[Patient]:
+    """Load a discharge list: one patient a row, nested keys as 'medication.name' columns."""
+    problems = Problems()
+    shown = str(path)
+    if not path.is_file():
+        raise ContentError([_missing(shown)])
+    text = read_text(path, shown, problems)
+    if text is None:
+        problems.raise_if_any()
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = reader.fieldnames or []
+    allowed = [k for k, v in PATIENT_KEYS.items() if not isinstance(v, dict)] + \
+        [f"medication.{k}" for k in MEDICATION_KEYS]
+    for column in columns:
+        if column not in allowed:
+            problems.add(shown, 1, f"unknown column '{column}'", _suggest(column, allowed))
+    if "reference" not in columns:
+        problems.add(shown, 1, "there is no 'reference' column",
+                     "add one: each handout's file is named after its reference, never the patient's name")
+    problems.raise_if_any()
+    patients, seen = [], {}
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.add(shown, reader.line_num, f"malformed CSV: {exc}", "check the quotes on this row")
+            break
+        line = reader.line_num
+        if None in row:
+            problems.add(shown, line, "the row has more cells than there are columns", "check the commas on this row")
+            continue
+        patient = check_values(row, shown, dict.fromkeys(row, line), today, problems, drawable)
+        if patient is None:
+            continue
+        if not patient.reference:
+            problems.add(shown, line, "the row has no reference", "give every row a reference; it names the PDF file")
+        elif patient.reference in seen:
+            problems.add(shown, line, f"reference '{patient.reference}' is also on line {seen[patient.reference]}",
+                         "give every row its own reference")
+        else:
+            seen[patient.reference] = line
+        patients.append(patient)
+    if not patients and not problems:
+        problems.add(shown, 2, "the list has no patients", "add one row per patient under the header")
+    problems.raise_if_any()
+    return patients
+
+
+def _scalar(node):
+    return node.value if isinstance(node, yaml.ScalarNode) else [_scalar(n) for n in node.value]
+
+
+def _missing(shown: str) -> Problem:
+    return Problem(shown, None, "the patient file does not exist", "check the path given to --patient")
