@@ -42,11 +42,12 @@ def font_face_css() -> str:
     rules = []
     for name in FONT_FAMILIES:
         for f in _upright_files(name):
-            # A variable font covers every weight in one file.
-            weight = "100 900" if f.variable else f.weight
-            rules.append(
-                f'@font-face {{ font-family: "{name}"; src: url("{f.path.resolve().as_uri()}"); '
-                f"font-weight: {weight}; font-style: normal; }}")
+            # A variable font holds every weight in one file; WeasyPrint 70 rejects a weight
+            # range in @font-face, so it is offered once for regular and once for bold.
+            for weight in (400, 700) if f.variable else (f.weight,):
+                rules.append(
+                    f'@font-face {{ font-family: "{name}"; src: url("{f.path.resolve().as_uri()}"); '
+                    f"font-weight: {weight}; font-style: normal; }}")
     return "\n".join(rules)
 
 
