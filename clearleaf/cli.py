@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import date
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, builder, handout, records
+from . import __version__, builder, handout, mail, printing, records
 from .config import Project, check_org, default_root
 from .errors import ClearleafError, Problems
 from .pdf import PAPERS, font_characters, write_atomic
@@ -195,13 +196,105 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, pa
                                     [folder / builder.handout_name(leaflet_id, p) for p in patients],
                                     allow_overdue, allow_draft, today)
         for item in made:
-            write_atomic(item.job.path, item.pdf)
+            write_atomic(item.job.path, item.pdf, mode=0o600)  # it carries patient details
             _record(project, "save", item)
     except ClearleafError as exc:
         _fail(exc)
     for item in made:
         click.echo(f"wrote {item.job.path} ({item.job.pages} pages)")
     click.echo(f"saved {len(made)} handout{'s' if len(made) != 1 else ''} in {time.perf_counter() - start:.1f} s")
+
+
+@cli.command(name="print")
+@_handout_options
+@click.option("--patient", "patient_file", type=click.Path(dir_okay=False), metavar="FILE", required=True,
+              help="The patient's details, as YAML or JSON.")
+@click.option("--printer", required=True, help="The CUPS queue (lpstat -p lists them).")
+@click.option("--copies", type=click.IntRange(1, 20), default=1, show_default=True, help="Number of copies.")
+@click.option("--duplex", is_flag=True, help="Print on both sides (long edge).")
+@click.pass_obj
+def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, patient_file, printer, copies, duplex):
+    """Print a personalised handout on a CUPS printer, with nothing left on disk.
+
+    The PDF goes to the queue through a pipe, with the paper size set to
+    match (A4 or Letter). It reports the job id and records the handout in
+    the issue log. CUPS_SERVER chooses another CUPS server.
+
+    \b
+    Example:
+        python build.py print dvt --insert venous-stent --patient ann.yaml --printer ward-7 --duplex
+    """
+    try:
+        item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue)
+        # The job name is the leaflet code: queue listings are seen by others.
+        job = printing.print_pdf(item.pdf, printer, paper, copies, duplex, title=item.job.parts[0].meta["code"])
+        _record(project, "print", item, copies=copies, duplex=duplex, printer=printer, job=job)
+    except ClearleafError as exc:
+        _fail(exc)
+    sides = "two-sided" if duplex else "one-sided"
+    click.echo(f"sent to {printer} as job {job} ({item.job.pages} pages, {copies} "
+               f"cop{'ies' if copies != 1 else 'y'}, {sides}, {paper})")
+
+
+@cli.command(name="email")
+@_handout_options
+@click.option("--patient", "patient_file", type=click.Path(dir_okay=False), metavar="FILE", required=True,
+              help="The patient's details, as YAML or JSON.")
+@click.option("--to", "to", required=True, metavar="ADDRESS", help="The patient's e-mail address.")
+@click.option("--encrypt", is_flag=True,
+              help="Protect the PDF with a password (AES-256), read from HANDOUT_PASSWORD or asked for.")
+@click.option("--eml", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Write the message to FILE instead of sending it.")
+@click.option("--smtp-host", default=None, help="Mail server (default: smtp.host in leaflets/org.yaml).")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), default=None, help="Mail server port.")
+@click.option("--smtp-ca-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Trust this CA certificate (e.g. the hospital's internal CA).")
+@click.pass_obj
+def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, patient_file, to, encrypt, eml,
+           smtp_host, smtp_port, smtp_ca_file):
+    """E-mail a personalised handout as a PDF attachment.
+
+    The subject and body name the organisation and the leaflet, never the
+    patient. The SMTP password comes only from SMTP_PASSWORD. With --encrypt
+    the PDF password comes from HANDOUT_PASSWORD or a prompt, never from an
+    argument, and is never printed: give it to the patient another way.
+
+    \b
+    Example:
+        SMTP_PASSWORD=... python build.py email dvt --patient ann.yaml --to ann@example.org --encrypt
+        python build.py email dvt --patient ann.yaml --to ann@example.org --eml ann.eml
+    """
+    try:
+        mail.check_address(to)
+        org = check_org(project, Problems())
+        settings = mail.smtp_settings(org, smtp_host, smtp_port, smtp_ca_file) if not eml else None
+        password = _handout_password() if encrypt else None
+        item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue)
+        data = mail.encrypt_pdf(item.pdf, password) if encrypt else item.pdf
+        sender = settings.sender if settings else mail.sender_address(org)
+        message = mail.compose(project, org, item.job.parts, data, builder.handout_name(leaflet_id, item.patient),
+                               to, sender, encrypted=encrypt)
+        if eml:
+            mail.write_eml(message, eml)
+        else:
+            mail.send(message, settings, os.environ.get("SMTP_PASSWORD"))
+        _record(project, "email", item, encrypted=encrypt, delivery="eml" if eml else "smtp")
+    except ClearleafError as exc:
+        _fail(exc)
+    protected = ", password-protected" if encrypt else ""
+    # The address is not repeated: this output may be seen or logged by others.
+    click.echo(f"wrote the message to {eml}" if eml else f"e-mailed the handout ({item.job.pages} pages{protected})")
+
+
+def _handout_password() -> str:
+    """Return the PDF password from HANDOUT_PASSWORD, or ask for it without echoing it."""
+    password = os.environ.get("HANDOUT_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise click.UsageError("--encrypt needs a password: set HANDOUT_PASSWORD or run it in a terminal")
+    return click.prompt("Password for the PDF (give it to the patient separately)", hide_input=True,
+                        confirmation_prompt=True)
 
 
 def main():

@@ -248,8 +248,11 @@ def capture_warnings():
         logger.removeHandler(handler)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write data to path so that readers see the old file or the whole new one, never half."""
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write data to path so that readers see the old file or the whole new one, never half.
+
+    Personalised handouts pass mode 0o600: they carry patient details.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
@@ -257,7 +260,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -48,3 +48,50 @@ def built(tmp_path_factory) -> Built:
     assert_ok(combined)
     return Built(project, root / "dist", root / "combined", everything.stdout + combined.stdout,
                  everything.stderr + combined.stderr)
+
+
+# --- Mail: real SMTP servers on 127.0.0.1 (tests/smtp_server.py) ---
+
+import smtp_server
+
+
+@pytest.fixture(scope="session")
+def smtp_cert(tmp_path_factory) -> smtp_server.Certificate:
+    """A throwaway self-signed certificate for 127.0.0.1 and localhost (cert.pem, key.pem)."""
+    return smtp_server.make_certificate(tmp_path_factory.mktemp("smtp-cert"))
+
+
+def _serve(mode: str, cert=None):
+    server = smtp_server.start(mode, cert)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def smtp_starttls(smtp_cert):
+    """A server that requires STARTTLS and then AUTH (smtp_server.USER / smtp_server.PASSWORD)."""
+    yield from _serve("starttls", smtp_cert)
+
+
+@pytest.fixture
+def smtp_tls(smtp_cert):
+    """A server speaking implicit TLS (as on port 465), with AUTH."""
+    yield from _serve("tls", smtp_cert)
+
+
+@pytest.fixture
+def smtp_plain():
+    """A server with no TLS and no AUTH: it never offers STARTTLS."""
+    yield from _serve("plain")
+
+
+@pytest.fixture(scope="session")
+def cups():
+    """A private CUPS scheduler on 127.0.0.1 with a raw queue 'ward' (cups.queue) whose IPP printer
+    (cups.printer) keeps every job it receives; pass server=cups.server to clearleaf.printing."""
+    from cups_server import running_cups
+
+    with running_cups("ward") as scheduler:
+        yield scheduler

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import (SAMPLE, assert_clean_error, assert_ok, build, line_of, norm, page_texts, pdfs_and_parts, run,
-                     set_front_matter)
+from helpers import (assert_clean_error, assert_ok, build, line_of, page_texts, set_front_matter)
 
 
 def sample_of(project: Path) -> Path:

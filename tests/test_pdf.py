@@ -14,9 +14,8 @@ import pytest
 
 from clearleaf import pdf as cpdf
 from clearleaf.config import Project
-from helpers import (DRAFT_MARK, EMERGENCY, FIRST, INSERTS, ORG_NAME, PAPER_SIZES, PARTS, REPO, SAMPLE, SECOND,
-                     assert_clean_error, assert_ok, build, font_size_counts, page_texts, part_ranges, pdfs_and_parts,
-                     set_front_matter, struct_elements)
+from helpers import (DRAFT_MARK, EMERGENCY, FIRST, ORG_NAME, PAPER_SIZES, PARTS, REPO, SAMPLE, SECOND,
+                     assert_clean_error, assert_ok, build, font_size_counts, page_texts, part_ranges, set_front_matter, struct_elements)
 
 PAPERS = ("a4", "letter")
 SINGLE_IDS = ("sample", "first-insert", "second-insert")

@@ -1,0 +1,395 @@
+"""E-mail a handout: compose the message, optionally encrypt the PDF, send it over SMTP.
+
+The subject and body come from templates/email_subject.txt and templates/email_body.txt and
+name only the organisation and the leaflet: a subject line or a mailbox preview is seen by
+others, so patient details travel only inside the attached PDF.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import re
+import secrets
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+
+import pikepdf
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from .config import ORG_FILE, Project, public_org
+from .errors import ClearleafError, Problem
+from .pdf import write_atomic
+from .render import long_date
+
+SUBJECT_TEMPLATE = "email_subject.txt"
+BODY_TEMPLATE = "email_body.txt"
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+MIN_PASSWORD = 8
+# A plain address only: a display name could be the patient's name, and a comma or a newline
+# would add recipients or headers. The domain needs a dot, which catches "name@gmailcom".
+ADDRESS_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# The caller builds the file name from the record reference; it must stay a bare file name.
+FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,150}\.pdf$")
+MAX_REPLY = 120
+TIMEOUT_FIX = "check smtp.host, smtp.port and the network; a firewall may be blocking the port"
+
+
+class MailError(ClearleafError):
+    """A message could not be composed, encrypted, sent or saved."""
+
+
+def _error(where: str, problem: str, fix: str) -> MailError:
+    return MailError([Problem(where, None, problem, fix)])
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send: the mail server, its security, the login and the From address."""
+
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+    user: str | None
+    sender: str
+    ca_file: Path | None = None
+
+    @property
+    def where(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"smtp {host}:{self.port}"
+
+
+def smtp_settings(org: dict, host: str | None = None, port: int | None = None,
+                  ca_file: Path | None = None) -> SmtpSettings:
+    """Return the SMTP settings from org.yaml's smtp section, with command-line values winning."""
+    shown = f"leaflets/{ORG_FILE}"
+    smtp = org.get("smtp") or {}
+    host = host or smtp.get("host")
+    if not host:
+        raise _error(shown, "no mail server is set",
+                     "add smtp: with host, port, security, user and from to leaflets/org.yaml, "
+                     "or pass --smtp-host")
+    # The parsed config defaults security to starttls, so 'none' only ever comes from someone
+    # writing it: plain text is never a fallback.
+    security = smtp.get("security", "starttls")
+    if security not in DEFAULT_PORTS:
+        raise _error(shown, f"smtp.security '{security}' is not allowed", "use starttls, tls or none")
+    if security == "none" and not _is_loopback(host):
+        raise _error(shown, f"smtp.security is none but the mail server {host} is not on this machine",
+                     "use starttls or tls; none (no encryption) is only for a mail relay on this machine")
+    sender = smtp.get("from")
+    if not sender:
+        raise _error(shown, "smtp.from is missing",
+                     "add the From address, e.g. from: Riverside IR <ir-handouts@riverside.example>")
+    _check_header(sender, shown, "smtp.from")
+    if "@" not in parseaddr(sender)[1]:
+        raise _error(shown, f"smtp.from '{_printable(sender)}' is not an e-mail address",
+                     "write it as Name <address@example.org> or just the address")
+    port = int(port or smtp.get("port") or DEFAULT_PORTS[security])
+    if not 0 < port < 65536:
+        raise _error(shown, f"smtp port {port} is out of range", "use e.g. 587 (starttls) or 465 (tls)")
+    return SmtpSettings(host, port, security, smtp.get("user") or None, sender,
+                        Path(ca_file) if ca_file else None)
+
+
+def sender_address(org: dict) -> str:
+    """Return the From address for a message that is saved, not sent (it needs no mail server)."""
+    sender = (org.get("smtp") or {}).get("from")
+    if not sender:
+        raise _error(f"leaflets/{ORG_FILE}", "smtp.from is missing",
+                     "add the From address under smtp:, e.g. from: Riverside IR <ir-handouts@riverside.example>")
+    _check_header(sender, f"leaflets/{ORG_FILE}", "smtp.from")
+    return sender
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_header(value: str, where: str, what: str) -> None:
+    # A newline in a header value would let it start another header.
+    if any(ch in value for ch in "\r\n\0"):
+        raise _error(where, f"{what} contains a line break", f"write {what} on one line")
+
+
+def check_address(to: str) -> str:
+    """Return the bare e-mail address in to, or raise MailError if it is not exactly one address."""
+    shown = "e-mail address"
+    fix = "give one address such as name@example.org, with no name, commas or spaces"
+    if not isinstance(to, str) or not to.strip():
+        raise _error(shown, "no address given", fix)
+    if any(ch in to for ch in "\r\n\0,;"):
+        raise _error(shown, f"'{_printable(to)}' is not a single address", fix)
+    text = to.strip()
+    _, address = parseaddr(text)
+    if "@" not in address or not ADDRESS_RE.match(address):
+        raise _error(shown, f"'{_printable(to)}' is not a valid e-mail address", fix)
+    # parseaddr quietly drops what it cannot parse, e.g. a second address: accept only
+    # "address" or "Name <address>", and use the address alone.
+    if text != address and not re.fullmatch(r'[^<>@"]*<\s*' + re.escape(address) + r"\s*>", text):
+        raise _error(shown, f"'{_printable(to)}' is not a single address", fix)
+    return address
+
+
+def _printable(text: str) -> str:
+    return text.encode("unicode_escape").decode("ascii")[:80]
+
+
+def compose(project: Project, org: dict, parts: list, pdf: bytes, filename: str, to: str, sender: str,
+            *, encrypted: bool | None = None) -> EmailMessage:
+    """Return the e-mail for a handout: subject and body from the templates, the PDF attached.
+
+    parts is the leaflet then its inserts. encrypted says whether the PDF needs a password;
+    when None it is read from the PDF itself.
+    """
+    address = check_address(to)
+    _check_header(sender, "smtp.from", "the From address")
+    if not FILENAME_RE.match(filename or ""):
+        raise _error("attachment", f"'{_printable(filename or '')}' is not a plain PDF file name",
+                     "use letters, digits, '-', '_' and '.', ending in .pdf (e.g. the record reference)")
+    if encrypted is None:
+        encrypted = _is_encrypted(pdf)
+    context = {
+        "org": public_org(org),
+        "phone": next(iter(org.get("phones", {}).values()), None),
+        "leaflet": _part(parts[0]),
+        "inserts": [_part(p) for p in parts[1:]],
+        "encrypted": encrypted,
+    }
+    env = _environment(project)
+    # One line, whatever the template's whitespace: a stray newline must never reach the header.
+    subject = " ".join(_render(env, SUBJECT_TEMPLATE, context).split())
+    if not subject:
+        raise _error(f"templates/{SUBJECT_TEMPLATE}", "the subject is empty", "write a one-line subject")
+    body = _render(env, BODY_TEMPLATE, context).strip() + "\n"
+
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = address
+    message["Date"] = formatdate(localtime=True)
+    # The sender's own domain, not this machine's name, which would be leaked and may be slow to look up.
+    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or "clearleaf.invalid")
+    message.set_content(body)
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
+    return message
+
+
+def _part(leaflet) -> dict:
+    """Return what the e-mail templates may know about one leaflet or insert: its front matter."""
+    meta = dict(leaflet.meta)
+    return {"id": leaflet.id, "kind": leaflet.kind, "title": meta["title"], "meta": meta}
+
+
+def _is_encrypted(pdf: bytes) -> bool:
+    try:
+        with pikepdf.open(io.BytesIO(pdf)) as doc:
+            return doc.is_encrypted
+    except pikepdf.PasswordError:
+        return True
+    except pikepdf.PdfError:
+        raise _error("attachment", "the handout is not a readable PDF",
+                     "build the handout again; this is a bug if it keeps happening") from None
+
+
+def _environment(project: Project) -> SandboxedEnvironment:
+    # Plain text, so no HTML escaping; sandboxed and strict like the HTML templates.
+    env = SandboxedEnvironment(loader=FileSystemLoader(project.templates), autoescape=False,
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                               keep_trailing_newline=False)
+    env.filters["longdate"] = long_date
+    return env
+
+
+def _render(env: SandboxedEnvironment, name: str, context: dict) -> str:
+    shown = f"templates/{name}"
+    try:
+        return env.get_template(name).render(context)
+    except TemplateSyntaxError as exc:
+        raise MailError([Problem(shown, exc.lineno, f"template error: {exc.message}",
+                                 "fix the Jinja syntax in the template")]) from None
+    except TemplateError as exc:
+        fix = "e-mail templates may use only org, phone, leaflet, inserts and encrypted"
+        raise MailError([Problem(shown, _template_line(exc, name), f"template error: {exc}", fix)]) from None
+    except OSError as exc:
+        raise _error(shown, f"cannot read the template: {exc.strerror}",
+                     "restore it from the project") from None
+
+
+def _template_line(exc: Exception, name: str) -> int | None:
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(name):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def encrypt_pdf(data: bytes, password: str) -> bytes:
+    """Return the PDF encrypted with AES-256: opening it needs password; printing stays allowed."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise _error("password", f"the PDF password is shorter than {MIN_PASSWORD} characters",
+                     f"use at least {MIN_PASSWORD} characters, and give it to the patient separately")
+    # The owner password is random and thrown away: nobody needs to lift the restrictions.
+    permissions = pikepdf.Permissions(accessibility=True, extract=True, print_lowres=True, print_highres=True,
+                                      modify_annotation=False, modify_assembly=False, modify_form=False,
+                                      modify_other=False)
+    out = io.BytesIO()
+    try:
+        with pikepdf.open(io.BytesIO(data)) as doc:
+            doc.save(out, encryption=pikepdf.Encryption(user=password, owner=secrets.token_urlsafe(24), R=6,
+                                                        allow=permissions))
+    except pikepdf.PdfError:
+        raise _error("attachment", "the handout is not a readable PDF",
+                     "build the handout again; this is a bug if it keeps happening") from None
+    return out.getvalue()
+
+
+def send(message: EmailMessage, settings: SmtpSettings, password: str | None, timeout: float = 30) -> None:
+    """Send message through the mail server, encrypted unless security is none; raise MailError."""
+    where = settings.where
+    if settings.user and password is None:
+        raise _error(where, f"smtp.user is {settings.user} but no password was given",
+                     "set SMTP_PASSWORD in the environment (it is never stored in org.yaml)")
+    context = _ssl_context(settings) if settings.security != "none" else None
+    try:
+        _deliver(message, settings, password, timeout, context)
+    except MailError:
+        raise
+    except ssl.SSLCertVerificationError as exc:
+        raise _error(where, f"the server's certificate is not trusted ({exc.verify_message})",
+                     "check the host name; if your organisation has its own certificate authority, "
+                     "pass its certificate with --smtp-ca-file") from None
+    except ssl.SSLError as exc:
+        raise _error(where, f"the TLS handshake failed ({exc.reason or exc})",
+                     "check smtp.security: port 465 is usually tls, 587 starttls") from None
+    except smtplib.SMTPAuthenticationError as exc:
+        raise _error(where, f"the server refused the login for {settings.user} ({_reply(exc, password)})",
+                     "check smtp.user in leaflets/org.yaml and SMTP_PASSWORD") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        refused = ", ".join(f"{addr} ({_reply_of(code, text, password)})" for addr, (code, text)
+                            in exc.recipients.items())
+        raise _error(where, f"the server refused the recipient {refused}",
+                     "check the patient's e-mail address, or print the handout instead") from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise _error(where, f"the server refused the sender {_sender_text(exc.sender)} "
+                     f"({_reply(exc, password)})",
+                     "check smtp.from in leaflets/org.yaml: the server must let smtp.user use it") from None
+    except smtplib.SMTPDataError as exc:
+        raise _error(where, f"the server refused the message ({_reply(exc, password)})",
+                     "the attachment may be too large for this server; ask your IT team") from None
+    except smtplib.SMTPNotSupportedError:
+        raise _error(where, "the server does not offer a login (AUTH)",
+                     "remove smtp.user from leaflets/org.yaml if this server needs none, "
+                     "or check smtp.security") from None
+    except smtplib.SMTPServerDisconnected as exc:
+        # smtplib turns a read timeout into "disconnected"; the timeout is what the user can act on.
+        if isinstance(exc.__context__, TimeoutError):
+            raise _error(where, f"no answer within {timeout:g} seconds", TIMEOUT_FIX) from None
+        raise _error(where, "the server closed the connection",
+                     "check smtp.host, smtp.port and smtp.security (465 is tls, 587 starttls)") from None
+    except smtplib.SMTPResponseException as exc:
+        raise _error(where, f"the server said {_reply(exc, password)}",
+                     "try again later, or ask your IT team about this reply") from None
+    except smtplib.SMTPException as exc:
+        raise _error(where, f"sending failed ({type(exc).__name__})",
+                     "try again later, or ask your IT team") from None
+    except socket.gaierror:
+        raise _error(where, "the mail server's name was not found",
+                     "check smtp.host in leaflets/org.yaml or --smtp-host") from None
+    except ConnectionRefusedError:
+        raise _error(where, "connection refused",
+                     "check smtp.host and smtp.port (or --smtp-host/--smtp-port), and that the mail server "
+                     "is running") from None
+    except TimeoutError:
+        raise _error(where, f"no answer within {timeout:g} seconds", TIMEOUT_FIX) from None
+    except OSError as exc:
+        raise _error(where, f"cannot reach the mail server ({exc.strerror or type(exc).__name__})",
+                     "check smtp.host, smtp.port and the network connection") from None
+
+
+def _ssl_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """Return a verifying TLS context, trusting ca_file when given, else the system's authorities."""
+    try:
+        return ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    except FileNotFoundError:
+        raise _error(str(settings.ca_file), "the CA certificate file does not exist",
+                     "check the path given to --smtp-ca-file") from None
+    except (ssl.SSLError, OSError):
+        raise _error(str(settings.ca_file), "the CA certificate file cannot be read as PEM certificates",
+                     "give --smtp-ca-file a PEM file holding your organisation's CA certificate") from None
+
+
+def _deliver(message: EmailMessage, settings: SmtpSettings, password: str | None, timeout: float,
+             context: ssl.SSLContext | None) -> None:
+    if settings.security == "tls":
+        client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+    try:
+        client.ehlo()
+        if settings.security == "starttls":
+            # Never carry on in plain text: the message holds patient details.
+            if not client.has_extn("starttls"):
+                raise _error(settings.where, "the server does not offer STARTTLS, so the message would go "
+                             "unencrypted; nothing was sent",
+                             "check smtp.port (587 usually offers STARTTLS), "
+                             "or use security: tls with port 465")
+            client.starttls(context=context)
+            client.ehlo()
+        if settings.user:
+            client.login(settings.user, password)
+        client.send_message(message)
+    except BaseException:
+        # Just hang up: a polite QUIT to a server that timed out would wait the whole timeout again.
+        client.close()
+        raise
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        # The message was accepted; a failed goodbye changes nothing.
+        client.close()
+
+
+def _reply(exc: smtplib.SMTPResponseException, password: str | None) -> str:
+    return _reply_of(exc.smtp_code, exc.smtp_error, password)
+
+
+def _reply_of(code: int, text, password: str | None) -> str:
+    """Return the server's reply, short and on one line, with the password never echoed."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = " ".join(str(text).split())
+    if password:
+        text = text.replace(password, "***")
+    if len(text) > MAX_REPLY:
+        text = text[:MAX_REPLY] + "…"
+    return f"{code} {text}".strip()
+
+
+def _sender_text(sender) -> str:
+    return sender.decode("utf-8", "replace") if isinstance(sender, bytes) else str(sender)
+
+
+def write_eml(message: EmailMessage, path: Path) -> None:
+    """Save message as a .eml file (CRLF line ends) that mail programs can open, atomically."""
+    try:
+        # 0600: the attachment carries patient details.
+        write_atomic(Path(path), message.as_bytes(policy=policy.SMTP), mode=0o600)
+    except OSError as exc:
+        raise _error(str(path), f"cannot write the e-mail file: {exc.strerror}",
+                     "choose another folder, or check its permissions and free space") from None
