@@ -11,6 +11,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +67,13 @@ def main():
         med, best = timed(lambda: builder.build(project, ["dvt"], ("a4",),
                                                 ("venous-angioplasty", "venous-stent"), out), args.runs)
         print(f"leaflet + 2 inserts          {med:6.2f} s median  {best:6.2f} s best")
+        from clearleaf.handout import Patient
+
+        patient = Patient(name="Zoë Ó'Brien-Łukasiewicz", reference="MRN-0001",
+                          medication={"name": "Apixaban", "dose": "5 mg"}, issued=date.today())
+        med, best = timed(lambda: builder.handouts(project, "dvt", ("venous-stent",), "a4", [patient],
+                                                   [out / "h.pdf"], allow_draft=True), args.runs)
+        print(f"personalised dvt + insert    {med:6.2f} s median  {best:6.2f} s best  (render only, in memory)")
         for name, proj in (("this project", project), (f"{args.copies} more leaflets", big_project(args.copies, out))):
             for label, workers in (("one process", 1), ("process pool", 2)):
                 original = pdf.render_all
