@@ -39,8 +39,15 @@ def attachment(delivered) -> tuple[str, bytes]:
 def test_email_sends_the_handout_over_starttls_with_auth(mail_project, tmp_path, smtp_starttls, smtp_cert,
                                                          monkeypatch):
     monkeypatch.setenv("SMTP_PASSWORD", smtp_server.PASSWORD)
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setattr("tempfile.tempdir", str(private_tmp))
     result = email(mail_project, tmp_path, smtp_starttls, smtp_cert)
     assert_ok(result)
+    assert list(private_tmp.iterdir()) == []  # no temp copy of the handout or the message
+    for path in mail_project.rglob("*"):
+        assert DISTINCT not in path.name
     (got,) = smtp_starttls.delivered
     assert got.tls and got.authenticated and got.rcpt_tos == [ADDRESS]
     message = got.message
