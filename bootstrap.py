@@ -25,8 +25,10 @@ SYSTEM_LIBS = {"libpango-1.0.so.0": "libpango-1.0-0", "libpangoft2-1.0.so.0": "l
                "libharfbuzz.so.0": "libharfbuzz0b", "libharfbuzz-subset.so.0": "libharfbuzz-subset0",
                "libfontconfig.so.1": "libfontconfig1"}
 
-# The print tests run a private CUPS scheduler and queue on loopback.
-TEST_TOOLS = {"/usr/sbin/cupsd": "cups-daemon", "/usr/bin/lp": "cups-client", "/usr/sbin/lpadmin": "cups-client"}
+# The print tests run a private CUPS scheduler and queue on loopback; the QR tests render a page
+# (pdftoppm) and scan it as a phone would (zbarimg).
+TEST_TOOLS = {"/usr/sbin/cupsd": "cups-daemon", "/usr/bin/lp": "cups-client", "/usr/sbin/lpadmin": "cups-client",
+              "/usr/bin/pdftoppm": "poppler-utils", "/usr/bin/zbarimg": "zbar-tools"}
 
 
 def say(message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +18,16 @@ ORG_KEYS = {
     "emergency_number": 'the emergency number, quoted, e.g. "911", "999" or "112"',
     "website": "the website patients can visit",
     "phones": "phone numbers, each with a label, number and hours",
+    "other_formats": "the 'other formats and languages' sentence printed on every leaflet; "
+                     "{phone} stands for the first phone number",
 }
 PHONE_KEYS = ("label", "number", "hours")
 # Settings for the discharge workflow: optional, and never offered to leaflets as placeholders.
 SETTING_KEYS = {
     "smtp": "the mail server for `build.py email`: host, port, security, user and from",
     "issue_log": "where the record of issued handouts is kept (default records/issued.jsonl)",
+    "leaflet_url": "each leaflet's web address, with {id} for its id; printed with a QR code",
+    "checks": "thresholds and the glossary for `build.py check`",
 }
 SMTP_KEYS = ("host", "port", "security", "user", "from")
 SMTP_SECURITY = ("starttls", "tls", "none")
@@ -154,20 +159,51 @@ def check_org(project: Project, problems: Problems) -> dict:
             org[key] = _check_phones(node, shown, problems)
         elif key == "smtp":
             org[key] = _check_smtp(node, shown, problems)
+        elif key == "checks":
+            # Checked by check.py, which knows the settings; keep the line for its messages.
+            org[key] = {"line": line, "value": node_value(node)}
         elif not isinstance(node, yaml.ScalarNode) or not node.value.strip():
             problems.add(shown, line, f"'{key}' must be a single line of text",
                          f"give {ORG_KEYS.get(key) or SETTING_KEYS[key]}")
         else:
             org[key] = node.value.strip()
+            if key in ("other_formats", "leaflet_url"):
+                _check_fields(org, key, line, shown, problems)
     for key, hint in ORG_KEYS.items():
         if key not in given:
             problems.add(shown, None, f"'{key}' is missing", f"add {key}: with {hint}")
     return org
 
 
+def _check_fields(org: dict, key: str, line: int, shown: str, problems: Problems) -> None:
+    """Check the {name} fields of a text setting: other_formats takes {phone}, leaflet_url {id}."""
+    allowed = {"other_formats": "phone", "leaflet_url": "id"}[key]
+    for field in re.findall(r"{([^{}]*)}", org[key]):
+        if field != allowed:
+            problems.add(shown, line, f"unknown field '{{{field}}}' in {key}", f"only {{{allowed}}} is filled in")
+    if key == "leaflet_url" and not re.match(r"^https://[^\s]+$", org[key]):
+        problems.add(shown, line, "leaflet_url is not an https:// address",
+                     "write it as https://www.example.org/leaflets/{id}")
+
+
+def other_formats(org: dict) -> str:
+    """Return the 'other formats and languages' sentence with the first phone number filled in."""
+    phone = next(iter(org.get("phones", {}).values()), {}).get("number", "")
+    return org.get("other_formats", "").replace("{phone}", phone)
+
+
+def leaflet_url(org: dict, leaflet_id: str) -> str | None:
+    """Return the leaflet's web address, when the config gives one."""
+    url = org.get("leaflet_url")
+    return url.replace("{id}", leaflet_id) if url else None
+
+
 def public_org(org: dict) -> dict:
     """Return the organisation details leaflets and templates may print (not the settings)."""
-    return {k: v for k, v in org.items() if k in ORG_KEYS}
+    details = {k: v for k, v in org.items() if k in ORG_KEYS}
+    if "other_formats" in details:
+        details["other_formats"] = other_formats(org)
+    return details
 
 
 def _check_smtp(node, shown: str, problems: Problems) -> dict:

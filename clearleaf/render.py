@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import date
@@ -11,7 +12,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyn
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from .config import Project, public_org
+from .config import Project, leaflet_url, public_org
 from .content import Leaflet
 from .errors import Problems, RenderError
 
@@ -27,6 +28,16 @@ class Part:
     leaflet: Leaflet
     marks: str
     first: bool = False
+    url: str | None = None
+
+    @property
+    def short_url(self) -> str:
+        return re.sub(r"^https://(www\.)?", "", self.url or "")
+
+    @property
+    def qr(self) -> str:
+        """Return the QR code for the leaflet's web address as an SVG data URL (vector, sharp at any size)."""
+        return qr_data_url(self.url)
 
     @property
     def kind(self):
@@ -44,6 +55,14 @@ class Part:
     @property
     def html(self):
         return Markup(self.leaflet.html)
+
+
+def qr_data_url(url: str) -> str:
+    """Return a QR code for url as an SVG data URL; error correction M survives a crease or smudge."""
+    import segno
+
+    return segno.make(url, error="m", micro=False).svg_data_uri(border=4, dark="#000", light="#fff",
+                                                                omitsize=True)
 
 
 def long_date(value: date) -> str:
@@ -85,7 +104,8 @@ def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, t
         "org": public_org(org),
         "doc": doc,
         "paper": paper,
-        "parts": [Part(p, marks_for(p, today), first=(n == 0)) for n, p in enumerate(parts)],
+        "parts": [Part(p, marks_for(p, today), first=(n == 0), url=leaflet_url(org, p.id))
+                  for n, p in enumerate(parts)],
         "preview": preview,
         "patient": patient,
     }
