@@ -21,13 +21,17 @@ PERSONAL_FIRST_PAGE = ("your-details", "row-name", "row-medicine", "row-dose", "
 
 @dataclass
 class Job:
-    """One PDF to make: which parts, on which paper, written where."""
+    """One PDF to make: which parts, in which style (paper, variant), written where."""
 
-    paper: str
+    style: pdf.Style
     parts: list[Leaflet]
     path: Path
     html: str = ""
     pages: int = 0
+
+    @property
+    def paper(self) -> str:
+        return self.style.paper
 
 
 @dataclass
@@ -39,23 +43,25 @@ class Result:
 
 
 def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path = Path("dist"),
-          allow_overdue: bool = False, today: date | None = None) -> Result:
+          allow_overdue: bool = False, today: date | None = None, variant: str = "standard",
+          bleed: str | None = None, crop_marks: bool = False) -> Result:
     """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts."""
     today = today or date.today()
     out = Path(out)
+    styles = [pdf.Style(paper, variant, bleed, crop_marks) for paper in papers]
     problems = Problems()
     library = content.load(project, list(ids) if ids else None, list(inserts), problems, pdf.font_characters())
-    jobs = plan(library, ids, papers, inserts, out, allow_overdue, today, problems)
+    jobs = plan(library, ids, styles, inserts, out, allow_overdue, today, problems)
     _check_writable(out, problems)
     # Every content problem in every file is known by now: report them all at once.
     problems.raise_if_any(ContentError)
     warnings = [f"warning: {w}" for w in library.warnings]
     for job in jobs:
         job.html = render.render_html(project, library.org, job.parts, job.paper, today)
-    results = pdf.render_all(project, [(job.paper, job.html) for job in jobs])
+    results = pdf.render_all(project, [(job.style, job.html) for job in jobs])
     for job, rendered in zip(jobs, results):
         job.pages = rendered.pages
-        warnings += [f"warning: {job.path.name} ({job.paper}): {w}" for w in rendered.warnings]
+        warnings += [f"warning: {job.path.name} ({job.style.folder}): {w}" for w in rendered.warnings]
         _check_first_page(job, rendered, problems)
     problems.raise_if_any(RenderError)
     # Nothing is written until every PDF has rendered and passed its checks.
@@ -80,7 +86,7 @@ def _check_writable(out: Path, problems: Problems) -> None:
             problems.add(str(out), None, "the output folder is not writable", "choose another --out folder")
 
 
-def plan(library: Library, ids, papers, inserts, out: Path, allow_overdue: bool, today: date,
+def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool, today: date,
          problems: Problems) -> list[Job]:
     """Decide which PDFs to make; refuse overdue leaflets and inserts a leaflet does not list."""
     chosen = [library.leaflets[i] for i in ids if i in library.leaflets] if ids else list(library.leaflets.values())
@@ -101,13 +107,13 @@ def plan(library: Library, ids, papers, inserts, out: Path, allow_overdue: bool,
                          "review the leaflet and update review_by, or build with --allow-overdue to print it "
                          "stamped 'Review overdue'")
     jobs = []
-    for paper in papers:
-        folder = out / paper
+    for style in map(pdf.as_style, styles):
+        folder = out / style.folder
         for leaflet in chosen:
             name = "+".join([leaflet.id, *(i.id for i in extra)])
-            jobs.append(Job(paper, [leaflet, *extra], folder / f"{name}.pdf"))
+            jobs.append(Job(style, [leaflet, *extra], folder / f"{name}.pdf"))
         for insert in singles:
-            jobs.append(Job(paper, [insert], folder / "inserts" / f"{insert.id}.pdf"))
+            jobs.append(Job(style, [insert], folder / "inserts" / f"{insert.id}.pdf"))
     return jobs
 
 
@@ -119,24 +125,34 @@ def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, pers
     dangers = [c for c in first.callouts if c[0] == "danger"]
     if dangers and "callout-danger" not in rendered.first_page:
         _, title, line = dangers[0]
-        problems.add(first.shown, line, f"the danger callout '{title}' does not fit on page 1 ({job.paper})",
+        problems.add(first.shown, line, f"the danger callout '{title}' does not fit on page 1 ({job.style.folder})",
                      "move it nearer the top, or shorten the summary and the text before it")
-    for need in ("masthead", "summary", *(PERSONAL_FIRST_PAGE if personalised else ())):
+    for need in ("masthead", "summary"):
         if need not in rendered.first_page:
-            problems.add(first.shown, 1, f"the {need} does not fit on page 1 ({job.paper})",
+            problems.add(first.shown, 1, f"the {need} does not fit on page 1 ({job.style.folder})",
                          "shorten the title and summary")
+    # Large print cannot hold the emergency signs and the details box on one page; there the
+    # box follows straight after the emergency signs, on page 2 if need be.
+    if personalised and job.style.variant == "standard":
+        missing = [row.removeprefix("row-") for row in PERSONAL_FIRST_PAGE if row not in rendered.first_page]
+        if missing:
+            problems.add(first.shown, 1, f"the patient's details ({', '.join(missing)}) do not fit on page 1 "
+                         f"({job.style.folder})",
+                         "shorten the medicine details, or ask the leaflet's author to shorten what comes "
+                         "before the emergency box")
 
 
 def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today: date | None = None,
-         allow_overdue: bool = True) -> str:
+         allow_overdue: bool = True, variant: str = "standard") -> str:
     """Return the HTML that would be rendered, with styles inlined, for a browser preview."""
     today = today or date.today()
     problems = Problems()
     library = content.load(project, [leaflet_id], list(inserts), problems)
-    jobs = plan(library, [leaflet_id], [paper], inserts, Path("."), allow_overdue, today, problems)
+    style = pdf.Style(paper, variant)
+    jobs = plan(library, [leaflet_id], [style], inserts, Path("."), allow_overdue, today, problems)
     problems.raise_if_any(ContentError)
     job = jobs[0]
-    css = [pdf.font_face_css()] + [(project.styles / n).read_text("utf-8") for n in pdf.stylesheet_names(paper)]
+    css = [pdf.font_face_css()] + [(project.styles / n).read_text("utf-8") for n in pdf.stylesheet_names(style)]
     # The project's own CSS, trusted like the templates; "</" is escaped so it cannot close <style>.
     preview = {"base": project.leaflets.resolve().as_uri() + "/",
                "css": Markup("\n".join(css).replace("</", "<\\/"))}
@@ -182,12 +198,14 @@ class Handout:
 
 
 def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: list, paths: list[Path],
-             allow_overdue: bool = False, allow_draft: bool = False, today: date | None = None) -> list[Handout]:
+             allow_overdue: bool = False, allow_draft: bool = False, today: date | None = None,
+             variant: str = "standard") -> list[Handout]:
     """Render one personalised handout per patient, in memory; nothing is written here."""
     today = today or date.today()
+    style = pdf.Style(paper, variant)
     problems = Problems()
     library = content.load(project, [leaflet_id], list(inserts), problems, pdf.font_characters())
-    jobs = plan(library, [leaflet_id], [paper], inserts, Path("."), allow_overdue, today, problems)
+    jobs = plan(library, [leaflet_id], [style], inserts, Path("."), allow_overdue, today, problems)
     if jobs and not allow_draft:
         for part in jobs[0].parts:
             if part.meta["status"] == "draft":
@@ -196,10 +214,10 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
                              "(for training: every page is marked DRAFT)")
     problems.raise_if_any(ContentError)
     parts = jobs[0].parts
-    made = [Job(paper, parts, path) for path in paths]
+    made = [Job(style, parts, path) for path in paths]
     for job, patient in zip(made, patients, strict=True):
         job.html = render.render_html(project, library.org, parts, paper, today, patient=patient.as_context())
-    results = pdf.render_all(project, [(job.paper, job.html) for job in made])
+    results = pdf.render_all(project, [(job.style, job.html) for job in made])
     for job, rendered in zip(made, results, strict=True):
         job.pages = rendered.pages
         _check_first_page(job, rendered, problems, personalised=True)

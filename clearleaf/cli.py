@@ -13,7 +13,7 @@ import click
 from . import __version__, builder, handout, mail, printing, records
 from .config import Project, check_org, default_root
 from .errors import ClearleafError, Problems
-from .pdf import PAPERS, font_characters, write_atomic
+from .pdf import PAPERS, VARIANTS, check_bleed, font_characters, write_atomic
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -57,8 +57,13 @@ def cli(ctx, root):
               show_default=True, help="Output folder.")
 @click.option("--allow-overdue", is_flag=True,
               help="Build leaflets whose review date has passed, stamped 'Review overdue' on every page.")
+@click.option("--variant", type=click.Choice(VARIANTS), default="standard", show_default=True,
+              help="large: 18 pt large print, reflowed, into OUT/<paper>-large/.")
+@click.option("--bleed", default=None, metavar="LENGTH",
+              help="For a print shop: bleed around each page, e.g. 3mm (into OUT/<paper>-print/).")
+@click.option("--crop-marks", is_flag=True, help="For a print shop: crop marks outside the bleed.")
 @click.pass_obj
-def build(project, ids, paper, inserts, out, allow_overdue):
+def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop_marks):
     """Build PDFs into OUT/<paper>/.
 
     With no ID, every leaflet and every insert on its own. With an ID and
@@ -69,12 +74,17 @@ def build(project, ids, paper, inserts, out, allow_overdue):
     Example:
         python build.py build
         python build.py build dvt --insert venous-stent --paper a4
+        python build.py build --variant large
+        python build.py build dvt --paper a4 --bleed 3mm --crop-marks
     """
     if inserts and not ids:
         raise click.UsageError("--insert needs a leaflet ID, e.g. build dvt --insert venous-stent")
+    if check_bleed(bleed):
+        raise click.BadParameter(check_bleed(bleed), param_hint="--bleed")
     start = time.perf_counter()
     try:
-        result = builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue)
+        result = builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue,
+                               variant=variant, bleed=bleed, crop_marks=crop_marks)
     except ClearleafError as exc:
         _fail(exc)
     for warning in result.warnings:
@@ -111,8 +121,10 @@ def list_(project):
 @click.argument("leaflet_id", metavar="ID")
 @click.option("--insert", "inserts", multiple=True, metavar="INSERT_ID", help="Add a procedure insert (repeatable).")
 @click.option("--paper", type=click.Choice(PAPERS), default="a4", show_default=True, help="Paper size.")
+@click.option("--variant", type=click.Choice(VARIANTS), default="standard", show_default=True,
+              help="large: 18 pt large print.")
 @click.pass_obj
-def html(project, leaflet_id, inserts, paper):
+def html(project, leaflet_id, inserts, paper, variant):
     """Print the HTML that would be rendered, for a browser preview.
 
     \b
@@ -120,7 +132,7 @@ def html(project, leaflet_id, inserts, paper):
         python build.py html dvt --insert venous-stent > /tmp/dvt.html
     """
     try:
-        click.echo(builder.html(project, leaflet_id, inserts, paper))
+        click.echo(builder.html(project, leaflet_id, inserts, paper, variant=variant))
     except ClearleafError as exc:
         _fail(exc)
 
@@ -136,27 +148,30 @@ def _handout_options(f):
                      help="Allow draft leaflets (for training; every page says DRAFT – not for patient use)."),
         click.option("--allow-overdue", is_flag=True,
                      help="Allow leaflets past their review date (stamped 'Review overdue')."),
+        click.option("--variant", type=click.Choice(VARIANTS), default="standard", show_default=True,
+                     help="large: 18 pt large print."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def _render_one(project, leaflet_id, inserts, paper, patient_file, out_path, allow_draft, allow_overdue):
+def _render_one(project, leaflet_id, inserts, paper, patient_file, out_path, allow_draft, allow_overdue, variant):
     """Load one patient file and render their handout in memory."""
     today = date.today()
     patient = handout.load_patient(Path(patient_file), today, font_characters())
     path = Path(out_path) if out_path else None
     made = builder.handouts(project, leaflet_id, inserts, paper, [patient],
                             [path or Path("dist/handouts") / builder.handout_name(leaflet_id, patient)],
-                            allow_overdue, allow_draft, today)
+                            allow_overdue, allow_draft, today, variant)
     return made[0]
 
 
 def _record(project, channel, item, **extra):
     org = check_org(project, Problems())
     records.append(records.log_path(project, org),
-                   records.entry(channel, item.job.paper, item.job.parts, item.patient.reference, **extra))
+                   records.entry(channel, item.job.paper, item.job.parts, item.patient.reference,
+                                 variant=item.job.style.variant, **extra))
 
 
 @cli.command(name="handout")
@@ -169,7 +184,8 @@ def _record(project, channel, item, **extra):
               help="The PDF to write (with --patient) or the folder (with --patients). "
                    "Default: dist/handouts/<reference>.pdf.")
 @click.pass_obj
-def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, patient_file, patients_file, out):
+def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, patient_file, patients_file,
+             out):
     """Save a personalised handout: the leaflet with a 'Your details' box on page 1.
 
     The patient file holds name, issued, clinician, contact_phone, medication
@@ -187,14 +203,15 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, pa
     start = time.perf_counter()
     try:
         if patient_file:
-            made = [_render_one(project, leaflet_id, inserts, paper, patient_file, out, allow_draft, allow_overdue)]
+            made = [_render_one(project, leaflet_id, inserts, paper, patient_file, out, allow_draft, allow_overdue,
+                                variant)]
         else:
             today = date.today()
             patients = handout.load_patients_csv(Path(patients_file), today, font_characters())
             folder = out or Path("dist/handouts")
             made = builder.handouts(project, leaflet_id, inserts, paper, patients,
                                     [folder / builder.handout_name(leaflet_id, p) for p in patients],
-                                    allow_overdue, allow_draft, today)
+                                    allow_overdue, allow_draft, today, variant)
         for item in made:
             write_atomic(item.job.path, item.pdf, mode=0o600)  # it carries patient details
             _record(project, "save", item)
@@ -213,7 +230,8 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, pa
 @click.option("--copies", type=click.IntRange(1, 20), default=1, show_default=True, help="Number of copies.")
 @click.option("--duplex", is_flag=True, help="Print on both sides (long edge).")
 @click.pass_obj
-def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, patient_file, printer, copies, duplex):
+def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, patient_file, printer, copies,
+           duplex):
     """Print a personalised handout on a CUPS printer, with nothing left on disk.
 
     The PDF goes to the queue through a pipe, with the paper size set to
@@ -225,7 +243,8 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, pati
         python build.py print dvt --insert venous-stent --patient ann.yaml --printer ward-7 --duplex
     """
     try:
-        item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue)
+        item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue,
+                           variant)
         # The job name is the leaflet code: queue listings are seen by others.
         job = printing.print_pdf(item.pdf, printer, paper, copies, duplex, title=item.job.parts[0].meta["code"])
         _record(project, "print", item, copies=copies, duplex=duplex, printer=printer, job=job)
@@ -250,7 +269,7 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, pati
 @click.option("--smtp-ca-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Trust this CA certificate (e.g. the hospital's internal CA).")
 @click.pass_obj
-def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, patient_file, to, encrypt, eml,
+def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, patient_file, to, encrypt, eml,
            smtp_host, smtp_port, smtp_ca_file):
     """E-mail a personalised handout as a PDF attachment.
 
@@ -269,7 +288,8 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, pati
         org = check_org(project, Problems())
         settings = mail.smtp_settings(org, smtp_host, smtp_port, smtp_ca_file) if not eml else None
         password = _handout_password() if encrypt else None
-        item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue)
+        item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue,
+                           variant)
         data = mail.encrypt_pdf(item.pdf, password) if encrypt else item.pdf
         sender = settings.sender if settings else mail.sender_address(org)
         message = mail.compose(project, org, item.job.parts, data, builder.handout_name(leaflet_id, item.patient),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -130,12 +131,49 @@ class ProjectFetcher(URLFetcher):
         raise Refused(url)
 
 
+VARIANTS = ("standard", "large")
+BLEED_RE = re.compile(r"^(\d+(?:\.\d+)?)mm$")
+MAX_BLEED_MM = 10
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a PDF is laid out: paper size, variant (large print), and print-shop bleed and marks."""
+
+    paper: str
+    variant: str = "standard"
+    bleed: str | None = None  # e.g. "3mm"
+    crop_marks: bool = False
+
+    @property
+    def folder(self) -> str:
+        """Return the output folder name: a4, a4-large, letter-large-print (bleed or marks)."""
+        parts = [self.paper, *(["large"] if self.variant == "large" else []),
+                 *(["print"] if self.bleed or self.crop_marks else [])]
+        return "-".join(parts)
+
+    def print_shop_css(self) -> str:
+        # The paper stays the trim size; WeasyPrint widens the media box and sets TrimBox and BleedBox.
+        rules = ([f"bleed: {self.bleed};"] if self.bleed else []) + (["marks: crop;"] if self.crop_marks else [])
+        return f"@page {{ {' '.join(rules)} }}" if rules else ""
+
+
+def check_bleed(value: str | None) -> str | None:
+    """Return a problem with a --bleed value, or None: it must be 0 to 10 mm, e.g. 3mm."""
+    if value is None:
+        return None
+    found = BLEED_RE.match(value.strip())
+    if not found or float(found.group(1)) > MAX_BLEED_MM:
+        return f"--bleed must be a length in mm from 0 to {MAX_BLEED_MM}, e.g. 3mm"
+    return None
+
+
 @dataclass
 class Renderer:
-    """A FontConfiguration and the stylesheets parsed with it, for one paper size."""
+    """A FontConfiguration and the stylesheets parsed with it, for one style (paper, variant)."""
 
     project: Project
-    paper: str
+    style: Style
     fetcher: ProjectFetcher = field(init=False)
 
     def __post_init__(self):
@@ -147,8 +185,11 @@ class Renderer:
             self.stylesheets = [
                 CSS(string=font_face_css(), base_url=base, url_fetcher=self.fetcher, font_config=self.font_config),
                 *(CSS(filename=styles / name, base_url=base, url_fetcher=self.fetcher,
-                      font_config=self.font_config) for name in stylesheet_names(self.paper)),
+                      font_config=self.font_config) for name in stylesheet_names(self.style)),
             ]
+            if self.style.print_shop_css():
+                self.stylesheets.append(CSS(string=self.style.print_shop_css(), base_url=base,
+                                            url_fetcher=self.fetcher, font_config=self.font_config))
 
     def render(self, html: str) -> "Rendered":
         """Lay out one HTML document and return its PDF bytes, page facts and warnings."""
@@ -167,9 +208,16 @@ class Renderer:
             self.font_config._folder = None
 
 
-def stylesheet_names(paper: str) -> list[str]:
-    """Return the stylesheets for a paper size: the shared one, then the paper's own."""
-    return ["common.css", f"paper-{paper}.css"]
+def stylesheet_names(style: Style | str) -> list[str]:
+    """Return the stylesheets for a style: the shared one, the paper's own, then the variant's."""
+    style = as_style(style)
+    return ["common.css", f"paper-{style.paper}.css",
+            *([f"variant-{style.variant}.css"] if style.variant != "standard" else [])]
+
+
+def as_style(style: Style | str) -> Style:
+    """Accept a bare paper name where a Style is wanted."""
+    return style if isinstance(style, Style) else Style(style)
 
 
 @dataclass
@@ -267,7 +315,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
-# Worker-process state for parallel builds: one Renderer per paper, made on first use.
+# Worker-process state for parallel builds: one Renderer per style, made on first use.
 _WORKER: dict = {}
 
 
@@ -278,15 +326,16 @@ def _init_worker(root: str, tmpdir: str) -> None:
     _WORKER["project"] = Project(Path(root))
 
 
-def _render_in_worker(paper: str, html: str) -> Rendered:
+def _render_in_worker(style: Style, html: str) -> Rendered:
     renderers = _WORKER.setdefault("renderers", {})
-    if paper not in renderers:
-        renderers[paper] = Renderer(_WORKER["project"], paper)
-    return renderers[paper].render(html)
+    if style not in renderers:
+        renderers[style] = Renderer(_WORKER["project"], style)
+    return renderers[style].render(html)
 
 
 def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | None = None) -> list[Rendered]:
-    """Render (paper, html) jobs, in parallel processes when there are several."""
+    """Render (style, html) jobs, in parallel processes when there are several."""
+    jobs = [(as_style(style), html) for style, html in jobs]
     if workers is None:
         # Each worker pays for its own WeasyPrint import and fonts (about 0.5 s). Measured on
         # 2 cores: 8 PDFs took 1.07 s in one process and 1.20 s in two; 20 PDFs took 3.25 s
@@ -296,10 +345,10 @@ def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | Non
         renderers: dict = {}
         try:
             results = []
-            for paper, html in jobs:
-                if paper not in renderers:
-                    renderers[paper] = Renderer(project, paper)
-                results.append(renderers[paper].render(html))
+            for style, html in jobs:
+                if style not in renderers:
+                    renderers[style] = Renderer(project, style)
+                results.append(renderers[style].render(html))
             return results
         finally:
             for r in renderers.values():
