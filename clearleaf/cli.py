@@ -317,5 +317,34 @@ def _handout_password() -> str:
                         confirmation_prompt=True)
 
 
+@cli.command(name="check")
+@click.argument("ids", nargs=-1, metavar="[ID ...]")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Report format.")
+@click.pass_obj
+def check_(project, ids, fmt):
+    """Check leaflets and inserts against patient-information standards.
+
+    Reading grade (Flesch-Kincaid and SMOG), long sentences, unexplained
+    medical terms, headings, actions, the danger callout, insert sections,
+    review dates, sources and alt text, with a PEMAT-P score and the PEMAT-P
+    items that need a person. With no ID, every leaflet and insert; with IDs,
+    those leaflets and the inserts they list. Exits 1 if there is any error;
+    warnings do not fail. docs/checks.md explains each check.
+
+    \b
+    Example:
+        python build.py check
+        python build.py check dvt --format json > report.json
+    """
+    # Imported here so the other commands never load textstat.
+    from . import check as checks
+
+    reports = checks.check(project, ids or None)
+    click.echo(checks.to_json(reports) if fmt == "json" else checks.to_text(reports))
+    if checks.has_errors(reports):
+        sys.exit(1)
+
+
 def main():
     cli(prog_name="build.py")

@@ -1,0 +1,534 @@
+"""`build.py check`: readability, PEMAT-P structure, governance and pictures, on purpose-written
+leaflets in a throwaway project, and on the real content (which must have no errors)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import textstat
+
+from clearleaf import check
+from clearleaf.config import Project
+from helpers import REPO, line_of, make_project, run, set_front_matter
+
+CLEAN = """---
+title: "Sore knee"
+code: FX-KNE-001
+version: "1.0"
+published: 2026-01-15
+review_by: 2099-12-31
+owner: Fixture Owners Unit
+status: approved
+reviewed_by: Dr Q. Fixture
+summary: "A sore knee often gets better on its own. This leaflet says what to do and when to get help."
+sources:
+  - "Fixture source one"
+inserts:
+  - knee-wash
+---
+
+!!! danger "Call {{ org.emergency_number }} now if you have"
+    - A knee that is cold and blue
+    - Chest pain
+
+    Do not drive yourself.
+
+## What a sore knee is
+
+Your knee is the joint in the middle of your leg. It can get sore after a fall or a long walk. Most sore knees get better in a week or two.
+
+![A blue box that stands in for a drawing of a knee](images/diagram.svg)
+
+## What you can do
+
+- Rest your leg when it hurts.
+- Put a cold pack on your knee for ten minutes.
+- Take a short walk each day when the pain is less.
+- Keep a note of how your knee feels.
+
+## When to get help
+
+Call the desk on {{ org.phones.desk.number }} if the pain does not get better in two weeks. Tell us if the knee gets red or hot.
+"""
+
+INSERT = """---
+title: "Knee wash"
+code: FX-KNW-001
+version: "2.0"
+published: 2026-01-15
+review_by: 2099-12-31
+owner: Fixture Owners Unit
+status: approved
+summary: "A knee wash cleans the inside of the knee. You go home the same day."
+sources:
+  - "Fixture source two"
+---
+
+## How to prepare
+
+- Do not eat for six hours before.
+- Bring a list of your medicines.
+
+## What happens during the knee wash
+
+The doctor numbs your knee. Then they wash the joint with clean water through a small tube. It takes about half an hour.
+
+## Risks
+
+Most people have no problems. The knee may be sore for a few days. In rare cases it gets infected.
+
+## After the knee wash
+
+Rest your leg for two days. Keep the dressing dry.
+
+## When to get help
+
+Call the desk if your knee gets hot, red or very sore.
+"""
+
+
+@pytest.fixture
+def knee(tmp_path) -> Path:
+    """A throwaway project holding the clean leaflet 'knee' and its insert 'knee-wash'."""
+    project = make_project(tmp_path / "project")
+    (project / "leaflets" / "knee.md").write_text(CLEAN, "utf-8")
+    (project / "leaflets" / "inserts" / "knee-wash.md").write_text(INSERT, "utf-8")
+    return project
+
+
+def leaflet(project: Path) -> Path:
+    return project / "leaflets" / "knee.md"
+
+
+def insert(project: Path) -> Path:
+    return project / "leaflets" / "inserts" / "knee-wash.md"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text("utf-8")
+    assert text.count(old) == 1, f"{old!r} not once in {path}"
+    path.write_text(text.replace(old, new), "utf-8")
+
+
+def add_checks(project: Path, yaml_text: str) -> None:
+    org = project / "leaflets" / "org.yaml"
+    org.write_text(org.read_text("utf-8") + "\n" + yaml_text, "utf-8")
+
+
+def report(project: Path, *ids: str) -> list[dict]:
+    result = run(project, "check", *ids, "--format", "json")
+    assert "Traceback" not in result.output
+    return json.loads(result.stdout)
+
+
+def findings(project: Path, *ids: str) -> list[dict]:
+    return [f for r in report(project, *ids) for f in r["findings"]]
+
+
+def has(found: list[dict], level: str, text: str, path: Path | None = None, line: int | None = None) -> bool:
+    return any(f["level"] == level and text in f["message"]
+               and (path is None or f["path"].endswith(path.name))
+               and (line is None or f["line"] == line) for f in found)
+
+
+# --- The happy path -------------------------------------------------------------------------------
+
+def test_clean_leaflet_passes_with_scores(knee):
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("leaflets/knee.md  "))
+    assert "FX-KNE-001 v1.0" in header and "FK " in header and "SMOG " in header and "PEMAT 100/100" in header
+    assert any(line.startswith("leaflets/inserts/knee-wash.md  FX-KNW-001 v2.0") for line in lines)
+    assert "needs a person (PEMAT-P): 1 purpose is evident" in result.stdout
+    assert lines[-1] == "checked 2 files: 0 errors, 0 warnings"
+
+
+def test_with_an_id_only_that_leaflet_and_its_inserts(knee):
+    paths = [r["path"] for r in report(knee, "knee")]
+    assert paths == ["leaflets/knee.md", "leaflets/inserts/knee-wash.md"]
+
+
+def test_an_insert_id_checks_that_insert(knee):
+    assert [r["path"] for r in report(knee, "knee-wash")] == ["leaflets/inserts/knee-wash.md"]
+
+
+def test_json_has_every_field(knee):
+    reports = report(knee, "knee")
+    first = reports[0]
+    assert set(first) >= {"path", "id", "kind", "code", "version", "readability", "pemat", "findings"}
+    assert (first["id"], first["kind"], first["code"], first["version"]) == ("knee", "leaflet", "FX-KNE-001", "1.0")
+    assert set(first["readability"]) == {"fk", "smog", "words", "sentences"}
+    assert first["readability"]["sentences"] >= 10 and first["readability"]["words"] > 50
+    pemat = first["pemat"]
+    assert pemat["score"] == 100
+    assert pemat["checked"] == pemat["passed"]
+    assert any(item.startswith("20. ") for item in pemat["checked"])
+    assert any(item.startswith("5. The material uses the active voice") for item in pemat["needs_person"])
+    # 17 understandability + 7 actionability items: each is checked, needs a person, or does not apply.
+    assert len(pemat["checked"]) + len(pemat["needs_person"]) + len(pemat["not_applicable"]) == 24
+    assert reports[1]["kind"] == "insert"
+
+
+def test_every_leaflet_and_insert_without_ids(knee):
+    paths = {r["path"] for r in report(knee)}
+    assert {"leaflets/knee.md", "leaflets/sample.md", "leaflets/inserts/first-insert.md",
+            "leaflets/inserts/second-insert.md", "leaflets/inserts/knee-wash.md"} <= paths
+
+
+# --- Readability ----------------------------------------------------------------------------------
+
+def test_readability_numbers_match_textstat():
+    text = ("The cat sat on the mat. It was a sunny day. Unfortunately, the veterinarian recommended "
+            "immediate hospitalisation for the extraordinarily unhappy animal. Everyone agreed.")
+    r = check.measure(text)
+    assert r.fk == textstat.flesch_kincaid_grade(text)
+    assert r.smog == textstat.smog_index(text)
+    assert (r.words, r.sentences) == (textstat.lexicon_count(text), textstat.sentence_count(text))
+    assert r.grade == max(r.fk, r.smog)
+
+
+def test_smog_is_none_below_three_sentences():
+    r = check.measure("One short sentence here. And another one.")
+    assert r.smog is None and r.fk is not None
+
+
+def test_prose_skips_headings_and_ends_list_items_as_sentences():
+    doc = [check.Block("heading", "What happens", 1), check.Block("paragraph", "Symptoms include:", 2),
+           check.Block("item", "leg pain", 3), check.Block("item", "Keep moving.", 4),
+           check.Block("paragraph", "Visit www.example.org/ir today.", 5)]
+    prose = check.prose_text([b for b in doc if b.kind != "heading"])
+    assert prose == "Symptoms include. leg pain. Keep moving. Visit today."
+
+
+def test_hard_text_is_an_error_and_names_the_long_words(knee):
+    hard = ("Anticoagulation necessitates individualised pharmacological considerations. "
+            "Intravenous administration facilitates therapeutic concentrations. ") * 6
+    edit(leaflet(knee), "Most sore knees get better in a week or two.", hard)
+    found = findings(knee, "knee")
+    grade = next(f for f in found if "reading grade" in f["message"])
+    assert grade["level"] == "error" and "above 8" in grade["message"]
+    assert "anticoagulation" in grade["fix"]
+    assert run(knee, "check", "knee").exit_code == 1
+
+
+def test_moderate_text_is_a_warning(knee):
+    edit(leaflet(knee), "Most sore knees get better in a week or two.",
+         "Most sore knees improve within a fortnight. Physiotherapy exercises can strengthen the muscles. "
+         "Anti-inflammatory medicines can reduce swelling. Your physiotherapist will demonstrate exercises.")
+    found = findings(knee, "knee")
+    grade = next(f for f in found if "reading grade" in f["message"])
+    assert grade["level"] == "warning" and "above 6" in grade["message"]
+    assert run(knee, "check", "knee").exit_code == 0
+
+
+def test_short_text_says_it_is_too_short_to_grade(knee):
+    insert(knee).write_text(INSERT.split("## What happens")[0], "utf-8")
+    assert has(findings(knee, "knee-wash"), "warning", "too short to grade reliably")
+
+
+def test_long_sentence_is_flagged_at_its_line(knee):
+    long = ("If your knee is still sore after you have rested it and kept it cool for a few days then you "
+            "should ring the desk and ask to speak to one of the nurses about it.")
+    edit(leaflet(knee), "Keep a note of how your knee feels.", f"Keep a note of how your knee feels.\n\n{long}")
+    found = findings(knee, "knee")
+    assert has(found, "warning", "sentence of 36 words", line=line_of(leaflet(knee), "If your knee is still"))
+
+
+def test_long_sentence_on_a_wrapped_line_gets_its_own_line(knee):
+    edit(leaflet(knee), "It can get sore after a fall or a long walk.",
+         "It can get sore after a fall.\nThen one very long sentence goes on and on and on with many many words in "
+         "it so that it is longer than the limit of twenty five words allows.")
+    assert has(findings(knee, "knee"), "warning", "sentence of", line=line_of(leaflet(knee), "Then one very long"))
+
+
+def test_max_sentence_words_is_configurable(knee):
+    add_checks(knee, "checks:\n  max_sentence_words: 9\n")
+    found = findings(knee, "knee")
+    # "Call the desk on ..." is over 9 words; "Tell us if the knee gets red or hot." on the same line is not.
+    assert has(found, "warning", "('Call the desk on", line=line_of(leaflet(knee), "Call the desk on"))
+    assert not has(found, "warning", "('Tell us if")
+
+
+GLOSSARY = "checks:\n  glossary:\n    arthroscopy: [camera]\n    joint: [where two bones meet]\n"
+
+
+def test_unexplained_glossary_term_is_flagged_at_its_first_use(knee):
+    add_checks(knee, GLOSSARY)
+    edit(leaflet(knee), "- Keep a note of how your knee feels.",
+         "- Keep a note of how your knee feels.\n\nYou may need an arthroscopy. Ask the team about it.")
+    found = findings(knee, "knee")
+    assert has(found, "warning", "medical term 'arthroscopy' is not explained",
+               line=line_of(leaflet(knee), "You may need an arthroscopy"))
+    assert has(found, "warning", "medical term 'joint'", line=line_of(leaflet(knee), "Your knee is the joint"))
+    pemat = report(knee, "knee")[0]["pemat"]
+    assert not any(p.startswith("4. ") for p in pemat["passed"]) and pemat["score"] < 100
+
+
+@pytest.mark.parametrize("sentence", [
+    "You may need an arthroscopy (a look inside the knee).",
+    "You may need an arthroscopy - a look inside the knee.",
+    "You may need an arthroscopy, which is a look inside the knee.",
+    "Arthroscopy means a look inside the knee.",
+    "A look inside the knee is called an arthroscopy.",
+    "You may need an arthroscopy. The doctor looks inside your knee with a tiny camera.",
+])
+def test_a_glossary_term_can_be_explained_in_several_ways(knee, sentence):
+    add_checks(knee, GLOSSARY)
+    edit(leaflet(knee), "Your knee is the joint", "Your knee is where two bones meet")
+    edit(leaflet(knee), "- Keep a note of how your knee feels.", f"- Keep a note of how your knee feels.\n\n{sentence}")
+    found = findings(knee, "knee")
+    assert not has(found, "warning", "medical term", path=leaflet(knee)), found
+    assert any(p.startswith("4. ") for p in report(knee, "knee")[0]["pemat"]["passed"])
+
+
+def test_an_abbreviation_in_brackets_is_not_an_explanation(knee):
+    add_checks(knee, "checks:\n  glossary:\n    arthroscopy: [camera]\n")
+    edit(leaflet(knee), "Rest your leg when it hurts.", "Rest your leg when it hurts. You may need an arthroscopy (ASC).")
+    assert has(findings(knee, "knee"), "warning", "medical term 'arthroscopy'")
+
+
+def test_an_explanation_too_far_away_does_not_count(knee):
+    add_checks(knee, "checks:\n  explain_within_words: 5\n  glossary:\n    arthroscopy: [camera]\n")
+    edit(leaflet(knee), "- Keep a note of how your knee feels.",
+         "- Keep a note of how your knee feels.\n\nYou may need an arthroscopy. It is quick and most people go "
+         "home the same day. It uses a camera.")
+    assert has(findings(knee, "knee"), "warning", "medical term 'arthroscopy'")
+
+
+# --- Structure ------------------------------------------------------------------------------------
+
+def test_300_words_without_a_heading_is_flagged_where_the_run_starts(knee):
+    filler = " ".join(["Most sore knees get better with rest and time."] * 35)  # 315 words
+    edit(leaflet(knee), "## What you can do\n", f"{filler}\n\n## What you can do\n")
+    found = findings(knee, "knee")
+    assert has(found, "warning", "more than 250 words without a heading",
+               line=line_of(leaflet(knee), "Your knee is the joint"))
+    pemat = report(knee, "knee")[0]["pemat"]
+    assert not any(p.startswith("8. ") for p in pemat["passed"])
+
+
+def test_generic_heading_is_flagged(knee):
+    edit(leaflet(knee), "## What you can do", "## Other information")
+    assert has(findings(knee, "knee"), "warning", "heading 'Other information' does not say",
+               line=line_of(leaflet(knee), "## Other information"))
+
+
+NO_ACTION = """---
+title: "Knee facts"
+code: FX-KNF-001
+version: "1.0"
+published: 2026-01-15
+review_by: 2099-12-31
+owner: Fixture Owners Unit
+status: approved
+summary: "Facts about knees. They are joints."
+sources:
+  - "Fixture source one"
+---
+
+!!! danger "Emergency signs"
+    - A knee that is cold and blue
+
+## About knees
+
+The knee is a joint. It bends and it straightens. It holds up your weight. It has a cap at the front.
+Most knee pain gets better. Some people have knee pain for a long time. Knees can get stiff in the cold.
+The knee is the biggest joint in the body. Children have soft knees. Older people have worn knees.
+"""
+
+
+def test_no_action_for_the_reader_is_an_error(knee):
+    (knee / "leaflets" / "facts.md").write_text(NO_ACTION, "utf-8")
+    result = run(knee, "check", "facts")
+    assert result.exit_code == 1
+    assert "leaflets/facts.md:14: error: no action for the reader" in result.stdout
+
+
+def test_action_verbs_are_configurable(knee):
+    (knee / "leaflets" / "facts.md").write_text(NO_ACTION, "utf-8")
+    add_checks(knee, "checks:\n  action_verbs: [the knee is]\n")
+    assert not has(findings(knee, "facts"), "error", "no action")
+
+
+def test_an_action_after_an_if_clause_counts(knee):
+    (knee / "leaflets" / "facts.md").write_text(NO_ACTION + "\nIf it hurts, rest it.\n", "utf-8")
+    assert not has(findings(knee, "facts"), "error", "no action")
+
+
+def test_leaflet_without_a_danger_callout_is_an_error(knee):
+    text = leaflet(knee).read_text("utf-8")
+    start = text.index("!!! danger")
+    leaflet(knee).write_text(text[:start] + text[text.index("## What a sore knee is"):], "utf-8")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    assert "leaflets/knee.md:17: error: the leaflet has no danger callout" in result.stdout
+
+
+def test_insert_without_a_risks_section_is_an_error(knee):
+    edit(insert(knee), "## Risks\n\nMost people have no problems. The knee may be sore for a few days. "
+                       "In rare cases it gets infected.\n\n", "")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    assert "leaflets/inserts/knee-wash.md:14: error: the insert has no section on risks" in result.stdout
+    assert "no section on aftercare" not in result.stdout
+
+
+def test_after_the_procedure_counts_as_aftercare_not_what_happens(knee):
+    edit(insert(knee), "## What happens during the knee wash", "## The wash itself")
+    edit(insert(knee), "## After the knee wash", "## After the procedure")
+    found = findings(knee, "knee-wash")
+    assert has(found, "error", "no section on what happens")
+    assert not has(found, "error", "no section on aftercare")
+
+
+def test_numbers_as_percentages_are_flagged(knee):
+    edit(insert(knee), "In rare cases it gets infected.", "It gets infected in 2% of cases.")
+    assert has(findings(knee, "knee-wash"), "warning", "'2%' is a percentage",
+               line=line_of(insert(knee), "2% of cases"))
+
+
+# --- Governance -----------------------------------------------------------------------------------
+
+def test_overdue_is_an_error_and_due_soon_a_warning(knee):
+    today = date.today()
+    set_front_matter(leaflet(knee), "published", f"{today - timedelta(days=800):%Y-%m-%d}")
+    set_front_matter(leaflet(knee), "review_by", f"{today - timedelta(days=1):%Y-%m-%d}")
+    set_front_matter(insert(knee), "published", f"{today - timedelta(days=800):%Y-%m-%d}")
+    set_front_matter(insert(knee), "review_by", f"{today + timedelta(days=30):%Y-%m-%d}")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    assert f"leaflets/knee.md:6: error: review date {today - timedelta(days=1):%Y-%m-%d} has passed" in result.stdout
+    assert "leaflets/inserts/knee-wash.md:6: warning: review date" in result.stdout
+    assert "within 90 days" in result.stdout
+
+
+def test_draft_is_a_warning(knee):
+    set_front_matter(leaflet(knee), "status", "draft")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 0
+    assert "leaflets/knee.md:8: warning: status is draft" in result.stdout
+
+
+def test_missing_sources_is_a_warning_at_the_end_of_the_front_matter(knee):
+    edit(insert(knee), 'sources:\n  - "Fixture source two"\n', "")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 0
+    assert "leaflets/inserts/knee-wash.md:10: warning: no sources are listed" in result.stdout
+
+
+def test_missing_insert_is_an_error(knee):
+    edit(leaflet(knee), "  - knee-wash\n", "  - knee-wash\n  - knee-scan\n")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    assert "leaflets/knee.md:13: error: unknown insert 'knee-scan'" in result.stdout
+
+
+def test_other_formats_without_large_print_is_a_warning(knee):
+    org = knee / "leaflets" / "org.yaml"
+    org.write_text(org.read_text("utf-8").replace("come in large print and other languages", "come in Welsh"),
+                   "utf-8")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 0
+    assert f"leaflets/org.yaml:{line_of(org, 'other_formats')}: warning: other_formats does not mention large print" \
+        in result.stdout
+
+
+def test_unloadable_file_reports_its_errors(knee):
+    edit(leaflet(knee), "review_by:", "reveiw_by:")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    assert "leaflets/knee.md  not checked: fix the errors below first" in result.stdout
+    assert "leaflets/knee.md:6: error: unknown key 'reveiw_by'" in result.stdout
+
+
+def test_unknown_id_is_an_error(knee):
+    result = run(knee, "check", "nope")
+    assert result.exit_code == 1
+    assert "leaflets/nope.md: error: no such leaflet 'nope'" in result.stdout
+
+
+def test_non_english_is_not_graded(knee):
+    (result,) = report(knee, "second-insert")
+    assert has(result["findings"], "warning", "not checked for lang 'es'")
+    assert not has(result["findings"], "error", "no section on")
+    needs_person = {item.split(".")[0] for item in result["pemat"]["needs_person"]}
+    assert {"4", "9", "20"} <= needs_person
+
+
+def test_every_setting_is_documented():
+    docs = (REPO / "docs" / "checks.md").read_text("utf-8")
+    for setting in check.SETTINGS:
+        assert f"`{setting.name}`" in docs, setting.name
+    assert [s.name for s in check.SETTINGS] == list(check.Settings.__dataclass_fields__)
+
+
+# --- Pictures -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("alt", ["diagram", "diagram.svg", "Image", "picture"])
+def test_alt_text_that_says_nothing_is_an_error(knee, alt):
+    edit(leaflet(knee), "![A blue box that stands in for a drawing of a knee]", f"![{alt}]")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    assert f"leaflets/knee.md:{line_of(leaflet(knee), '](images/diagram.svg)')}: error: the alt text of " \
+           "'images/diagram.svg' does not describe it" in result.stdout
+
+
+def test_short_alt_text_is_a_warning(knee):
+    edit(leaflet(knee), "![A blue box that stands in for a drawing of a knee]", "![Knee drawing]")
+    assert has(findings(knee, "knee"), "warning", "alt text of 'images/diagram.svg' is very short")
+
+
+def test_missing_picture_is_an_error(knee):
+    edit(leaflet(knee), "images/diagram.svg", "images/knee.svg")
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    assert f"leaflets/knee.md:{line_of(leaflet(knee), 'images/knee.svg')}: error: image 'images/knee.svg' " \
+           "does not exist" in result.stdout
+
+
+# --- The checks: section of org.yaml --------------------------------------------------------------
+
+def test_bad_checks_config_is_reported_with_lines(knee):
+    add_checks(knee, "checks:\n  grade_warning: six\n  words_per_heading: -5\n  max_sentense_words: 20\n"
+                     "  glossary:\n    thrombosis: blood clot\n  action_verbs: call\n")
+    org = knee / "leaflets" / "org.yaml"
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    out = result.stdout
+    assert f"leaflets/org.yaml:{line_of(org, 'grade_warning')}: error: checks.grade_warning must be a school grade" in out
+    assert f"leaflets/org.yaml:{line_of(org, 'words_per_heading')}: error: checks.words_per_heading must be a whole" in out
+    assert f"leaflets/org.yaml:{line_of(org, 'max_sentense')}: error: unknown key 'max_sentense_words' in checks " \
+           "— did you mean 'max_sentence_words'?" in out
+    assert f"leaflets/org.yaml:{line_of(org, 'thrombosis')}: error: glossary term 'thrombosis' must have a list" in out
+    assert f"leaflets/org.yaml:{line_of(org, 'action_verbs')}: error: checks.action_verbs must be a list" in out
+
+
+def test_grade_error_below_grade_warning_is_an_error(knee):
+    add_checks(knee, "checks:\n  grade_warning: 9\n  grade_error: 7\n")
+    org = knee / "leaflets" / "org.yaml"
+    result = run(knee, "check", "knee")
+    assert result.exit_code == 1
+    assert f"leaflets/org.yaml:{line_of(org, 'grade_error')}: error: grade_error 7 is below grade_warning 9" \
+           in result.stdout
+
+
+def test_settings_default_when_absent(knee):
+    findings_: list = []
+    assert check.load_settings(Project(knee), {}, findings_) == check.Settings()
+    assert findings_ == []
+
+
+# --- The real content ---------------------------------------------------------------------------
+
+def test_real_content_has_no_errors():
+    # CI runs this: the DVT leaflet and its inserts must pass every check (warnings allowed).
+    result = run(REPO, "check")
+    assert result.exit_code == 0, result.stdout
+    assert ": error:" not in result.stdout
+    for path in ("leaflets/dvt.md", "leaflets/inserts/venous-angioplasty.md",
+                 "leaflets/inserts/catheter-directed-thrombolysis.md", "leaflets/inserts/venous-stent.md"):
+        assert any(line.startswith(f"{path}  ") and "PEMAT 100/100" in line for line in result.stdout.splitlines())
