@@ -44,14 +44,18 @@ class Result:
 
 def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path = Path("dist"),
           allow_overdue: bool = False, today: date | None = None, variant: str = "standard",
-          bleed: str | None = None, crop_marks: bool = False) -> Result:
-    """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts."""
+          bleed: str | None = None, crop_marks: bool = False, langs=None) -> Result:
+    """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts.
+
+    langs: the languages to build; None builds every language present.
+    """
     today = today or date.today()
     out = Path(out)
     styles = [pdf.Style(paper, variant, bleed, crop_marks) for paper in papers]
     problems = Problems()
-    library = content.load(project, list(ids) if ids else None, list(inserts), problems, pdf.font_characters())
-    jobs = plan(library, ids, styles, inserts, out, allow_overdue, today, problems)
+    library = content.load(project, list(ids) if ids else None, list(inserts), problems, pdf.font_characters(),
+                           langs=list(langs) if langs else "all")
+    jobs = plan(library, ids, styles, inserts, out, allow_overdue, today, problems, langs)
     _check_writable(out, problems)
     # Every content problem in every file is known by now: report them all at once.
     problems.raise_if_any(ContentError)
@@ -87,34 +91,72 @@ def _check_writable(out: Path, problems: Problems) -> None:
 
 
 def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool, today: date,
-         problems: Problems) -> list[Job]:
-    """Decide which PDFs to make; refuse overdue leaflets and inserts a leaflet does not list."""
-    chosen = [library.leaflets[i] for i in ids if i in library.leaflets] if ids else list(library.leaflets.values())
-    extra = [library.inserts[i] for i in inserts if i in library.inserts]
-    for leaflet in chosen:
+         problems: Problems, langs=None) -> list[Job]:
+    """Decide which PDFs to make; refuse overdue leaflets and inserts a leaflet does not list.
+
+    langs is None for every language present, or the languages asked for; a combined handout
+    uses one language throughout, so each language needs the leaflet and all its inserts.
+    """
+    chosen = [i for i in ids if i in library.leaflets] if ids else list(library.leaflets)
+    extra = [i for i in inserts if i in library.inserts]
+    for leaflet in (library.leaflets[i] for i in chosen):
         listed = leaflet.meta.get("inserts", [])
         for insert in extra:
-            if insert.id not in listed:
+            if insert not in listed:
                 problems.add(leaflet.shown, leaflet.lines.get("inserts", 1),
-                             f"insert '{insert.id}' is not listed for this leaflet",
+                             f"insert '{insert}' is not listed for this leaflet",
                              f"this leaflet lists: {', '.join(listed)}" if listed
                              else "this leaflet lists no inserts; add them under 'inserts:' if they belong")
-    singles = [] if ids else list(library.inserts.values())
-    for item in chosen + extra + singles:
-        if item.is_overdue(today) and not allow_overdue:
-            problems.add(item.shown, item.lines["review_by"],
-                         f"review date {item.meta['review_by']:%Y-%m-%d} has passed",
-                         "review the leaflet and update review_by, or build with --allow-overdue to print it "
-                         "stamped 'Review overdue'")
+    groups = []  # (parts, file name without .pdf, subfolder)
+    for leaflet_id in chosen:
+        names = [(LEAFLET, leaflet_id), *((INSERT, i) for i in extra)]
+        for lang in _languages(library, names, langs, problems):
+            parts = [library.get(kind, id_, lang) for kind, id_ in names]
+            groups.append((parts, "+".join(id_ for _, id_ in names), ""))
+    for insert_id in ([] if ids else list(library.inserts)):
+        for lang in _languages(library, [(INSERT, insert_id)], langs, problems):
+            groups.append(([library.get(INSERT, insert_id, lang)], insert_id, "inserts"))
+    for parts, _, _ in groups:
+        for item in parts:
+            if item.is_overdue(today) and not allow_overdue:
+                problems.add(item.shown, item.lines["review_by"],
+                             f"review date {item.meta['review_by']:%Y-%m-%d} has passed",
+                             "review the leaflet and update review_by, or build with --allow-overdue to print it "
+                             "stamped 'Review overdue'")
+            source = library.get(item.kind, item.id)
+            if item.translated and content.out_of_date(source, item):
+                library.warnings.append(Problem(
+                    item.shown, item.lines.get("translation_of"),
+                    f"out of date: translates version {item.meta['translation_of']}, "
+                    f"but {source.shown} is version {source.meta['version']}",
+                    "update the translation and its translation_of"))
     jobs = []
     for style in map(pdf.as_style, styles):
         folder = out / style.folder
-        for leaflet in chosen:
-            name = "+".join([leaflet.id, *(i.id for i in extra)])
-            jobs.append(Job(style, [leaflet, *extra], folder / f"{name}.pdf"))
-        for insert in singles:
-            jobs.append(Job(style, [insert], folder / "inserts" / f"{insert.id}.pdf"))
+        for parts, name, sub in groups:
+            source_lang = library.get(parts[0].kind, parts[0].id).lang
+            suffix = "" if parts[0].lang == source_lang else f".{parts[0].lang}"
+            path = (folder / sub if sub else folder) / f"{name}{suffix}.pdf"
+            jobs.append(Job(style, parts, path))
     return jobs
+
+
+def _languages(library: Library, names: list, langs, problems: Problems) -> list[str]:
+    """Return the languages to build a group of parts in: those every part has, or those asked for."""
+    have = library.languages(*names[0])
+    for name in names[1:]:
+        have = [lang for lang in have if lang in library.languages(*name)]
+    if langs is None:
+        return have
+    for lang in langs:
+        if lang not in have:
+            kind, id_ = names[0]
+            what = id_ if len(names) == 1 else "+".join(i for _, i in names)
+            folder = "leaflets/" if kind == LEAFLET else "leaflets/inserts/"
+            problems.add(f"{folder}{id_}.md", None, f"there is no '{lang}' version of {what}",
+                         f"it is available in: {', '.join(have) or 'no language'}; "
+                         f"add {folder}{id_}.{lang}.md to translate it")
+    return [lang for lang in langs if lang in have]
 
 
 def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, personalised: bool = False) -> None:
@@ -199,13 +241,20 @@ class Handout:
 
 def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: list, paths: list[Path],
              allow_overdue: bool = False, allow_draft: bool = False, today: date | None = None,
-             variant: str = "standard") -> list[Handout]:
-    """Render one personalised handout per patient, in memory; nothing is written here."""
+             variant: str = "standard", lang: str | None = None) -> list[Handout]:
+    """Render one personalised handout per patient, in memory; nothing is written here.
+
+    It is in lang, or in the leaflet's own language; every insert must exist in that language.
+    """
     today = today or date.today()
     style = pdf.Style(paper, variant)
     problems = Problems()
-    library = content.load(project, [leaflet_id], list(inserts), problems, pdf.font_characters())
-    jobs = plan(library, [leaflet_id], [style], inserts, Path("."), allow_overdue, today, problems)
+    library = content.load(project, [leaflet_id], list(inserts), problems, pdf.font_characters(),
+                           langs=[lang] if lang else "all")
+    source = library.leaflets.get(leaflet_id)
+    lang = lang or (source.lang if source else None)
+    jobs = plan(library, [leaflet_id], [style], inserts, Path("."), allow_overdue, today, problems,
+                [lang] if lang else None)
     if jobs and not allow_draft:
         for part in jobs[0].parts:
             if part.meta["status"] == "draft":

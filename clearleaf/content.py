@@ -17,7 +17,7 @@ from mdit_py_plugins.admon import admon_plugin
 
 from .config import ORG_FILE, Project, check_org, compose, mapping_items, node_value, public_org, read_text
 from .errors import Problem, Problems
-from .schema import BY_NAME, FIELDS, ID_RE, parse_value, suggest
+from .schema import BY_NAME, FIELDS, ID_RE, LANG_RE, parse_value, suggest
 
 CALLOUT_TYPES = ("danger", "warning", "note", "tip")
 IMAGE_TYPES = (".svg", ".png", ".jpg", ".jpeg")
@@ -42,6 +42,7 @@ class Leaflet:
     html: str  # the body after `lead`
     callouts: list = field(default_factory=list)  # (type, title, line)
     lead: str = ""  # danger callouts that open the body: the template keeps them first on page 1
+    translated: bool = False  # loaded from <id>.<lang>.md
 
     @property
     def title(self) -> str:
@@ -61,23 +62,48 @@ class Library:
 
     project: Project
     org: dict
-    leaflets: dict = field(default_factory=dict)
+    leaflets: dict = field(default_factory=dict)  # id -> the source-language leaflet
     inserts: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
+    translations: dict = field(default_factory=dict)  # (kind, id, lang) -> Leaflet
+
+    def get(self, kind: str, id_: str, lang: str | None = None) -> Leaflet | None:
+        """Return a leaflet or insert in a language (its source language when lang is None)."""
+        source = (self.leaflets if kind == LEAFLET else self.inserts).get(id_)
+        if lang is None or (source is not None and source.lang == lang):
+            return source
+        return self.translations.get((kind, id_, lang))
+
+    def languages(self, kind: str, id_: str) -> list[str]:
+        """Return the languages a leaflet or insert was loaded in: its source language first."""
+        source = (self.leaflets if kind == LEAFLET else self.inserts).get(id_)
+        langs = sorted(lang for (k, i, lang) in self.translations if k == kind and i == id_)
+        return ([source.lang] if source else []) + [lang for lang in langs if not source or lang != source.lang]
 
 
 def available_ids(project: Project, kind: str) -> list[str]:
-    """Return the ids of every leaflet (or insert) file, sorted."""
+    """Return the ids of every source leaflet (or insert) file, sorted; translations are not ids."""
     folder = project.leaflets if kind == LEAFLET else project.inserts
-    return sorted(p.stem for p in folder.glob("*.md")) if folder.is_dir() else []
+    return sorted(p.stem for p in folder.glob("*.md") if "." not in p.stem) if folder.is_dir() else []
+
+
+def translation_files(project: Project, kind: str) -> list[tuple[str, str]]:
+    """Return (id, lang) for every translation file, <id>.<lang>.md, sorted."""
+    folder = project.leaflets if kind == LEAFLET else project.inserts
+    found = []
+    for path in sorted(folder.glob("*.*.md")) if folder.is_dir() else []:
+        id_, _, lang = path.name.removesuffix(".md").partition(".")
+        found.append((id_, lang))
+    return found
 
 
 def load(project: Project, leaflet_ids=None, insert_ids=(), problems: Problems | None = None,
-         drawable: frozenset | None = None) -> Library:
+         drawable: frozenset | None = None, langs=None) -> Library:
     """Load and check leaflets; with no ids, every leaflet and insert.
 
     Problems go to `problems` when given, so the caller can add its own checks and stop once;
     otherwise they are raised here. `drawable` is the set of characters the fonts have.
+    `langs` chooses translations to load too: None for none, "all", or a list of languages.
     """
     raise_here = problems is None
     problems = Problems() if problems is None else problems
@@ -108,9 +134,41 @@ def load(project: Project, leaflet_ids=None, insert_ids=(), problems: Problems |
             library.leaflets[id_] = leaflet
         else:
             library.inserts[id_] = leaflet
+    if langs is not None:
+        _load_translations(project, library, {id_ for _, id_ in wanted}, langs, problems, drawable)
     if raise_here:
         problems.raise_if_any()
     return library
+
+
+def _load_translations(project: Project, library: Library, ids: set, langs, problems: Problems,
+                       drawable: frozenset | None) -> None:
+    """Load the wanted <id>.<lang>.md files and check them against their source."""
+    for kind in (LEAFLET, INSERT):
+        known = available_ids(project, kind)
+        for id_, lang in translation_files(project, kind):
+            folder = "leaflets/" if kind == LEAFLET else "leaflets/inserts/"
+            shown = f"{folder}{id_}.{lang}.md"
+            if not ID_RE.match(id_) or not LANG_RE.match(lang) or id_ not in known:
+                problems.add(shown, None, f"'{id_}.{lang}.md' is not a translation of a {kind}",
+                             f"name it <id>.<lang>.md after an existing {kind}, e.g. {(known or ['dvt'])[0]}.es.md")
+                continue
+            if id_ not in ids or (langs != "all" and lang not in langs):
+                continue
+            item = load_file(project, kind, id_, library.org, problems, library.warnings, drawable, lang)
+            if item is None:
+                continue
+            source = library.get(kind, id_)
+            if source is not None and lang == source.lang:
+                problems.add(item.shown, item.lines["lang"], f"this translation is in {lang}, the source's own language",
+                             "delete it, or rename it for the language it is in")
+                continue
+            library.translations[(kind, id_, lang)] = item
+
+
+def out_of_date(source: Leaflet | None, translation: Leaflet) -> bool:
+    """Return True when the source leaflet's version has moved on since the translation."""
+    return source is not None and translation.meta.get("translation_of") != source.meta["version"]
 
 
 def check_characters(shown: str, text: str, drawable: frozenset, problems: Problems) -> None:
@@ -142,9 +200,11 @@ def _check_id(project: Project, kind: str, id_: str, known: list[str], problems:
 
 
 def load_file(project: Project, kind: str, id_: str, org: dict, problems: Problems,
-              warnings: list | None = None, drawable: frozenset | None = None) -> Leaflet | None:
-    """Load one leaflet or insert, adding every problem found to problems."""
-    path = (project.leaflets if kind == LEAFLET else project.inserts) / f"{id_}.md"
+              warnings: list | None = None, drawable: frozenset | None = None,
+              lang: str | None = None) -> Leaflet | None:
+    """Load one leaflet or insert (or, with lang, its translation), adding every problem found."""
+    name = f"{id_}.{lang}.md" if lang else f"{id_}.md"
+    path = (project.leaflets if kind == LEAFLET else project.inserts) / name
     shown = project.rel(path)
     local = Problems()
     text = read_text(path, shown, local)
@@ -164,7 +224,7 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
         local.add(shown, 1, "the front matter is never closed", "add a line '---' after the last key")
         problems.extend(local)
         return None
-    meta, meta_lines = _check_front_matter(kind, "\n".join(lines[1:end]), shown, end + 1, local)
+    meta, meta_lines = _check_front_matter(kind, "\n".join(lines[1:end]), shown, end + 1, local, lang)
     body = "\n".join(lines[end + 1:])
     body_first = end + 2
     rendered = _render_placeholders(body, org, shown, body_first, local)
@@ -174,10 +234,11 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     problems.extend(local)
     if local:
         return None
-    return Leaflet(id_, kind, path, shown, meta, meta_lines, html, callouts, lead)
+    return Leaflet(id_, kind, path, shown, meta, meta_lines, html, callouts, lead, translated=bool(lang))
 
 
-def _check_front_matter(kind: str, text: str, shown: str, close_line: int, problems: Problems):
+def _check_front_matter(kind: str, text: str, shown: str, close_line: int, problems: Problems,
+                        lang: str | None = None):
     meta: dict = {}
     lines: dict = {}
     root = compose(text, shown, 2, problems)
@@ -205,6 +266,16 @@ def _check_front_matter(kind: str, text: str, shown: str, close_line: int, probl
         if spec.required and spec.name not in lines:
             problems.add(shown, close_line, f"required key '{spec.name}' is missing",
                          f"add a line '{spec.name}: {spec.example}' to the front matter")
+    if lang is None and "translation_of" in lines:
+        problems.add(shown, lines["translation_of"], "'translation_of' is only for translations",
+                     "remove it; a translation is a file named <id>.<lang>.md")
+    if lang is not None:
+        if "translation_of" not in lines:
+            problems.add(shown, close_line, "a translation needs 'translation_of'",
+                         'add the version of the source it translates, e.g. translation_of: "1.0"')
+        if meta.get("lang", lang) != lang or "lang" not in lines:
+            problems.add(shown, lines.get("lang", close_line), f"lang must be '{lang}', as in the file name",
+                         f"set lang: {lang}")
     if "published" in meta and "review_by" in meta and meta["review_by"] <= meta["published"]:
         problems.add(shown, lines["review_by"],
                      f"review_by {meta['review_by']} is not after published {meta['published']}",

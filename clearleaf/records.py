@@ -42,7 +42,7 @@ def entry(channel: str, paper: str, parts: list, reference: str | None, now: dat
 
 
 def _version(item) -> dict:
-    return {"id": item.id, "code": item.meta["code"], "version": item.meta["version"]}
+    return {"id": item.id, "code": item.meta["code"], "version": item.meta["version"], "lang": item.lang}
 
 
 def append(path: Path, record: dict) -> None:

@@ -51,6 +51,10 @@ FIELDS: tuple[Field, ...] = (
     Field("inserts", "ids", False,
           "Leaflets only: the ids of the procedure inserts that may be printed with this leaflet.",
           "[venous-angioplasty, venous-stent]", leaflet_only=True),
+    Field("translation_of", "text", False,
+          "Translations only (`<id>.<lang>.md`), and required there: the version of the source leaflet "
+          "this translates. When the source's version moves on, `list` and `check` say the translation "
+          "is out of date.", '"1.0"'),
 )
 
 BY_NAME = {f.name: f for f in FIELDS}

@@ -28,8 +28,13 @@ FIRST = {"id": "first-insert", "title": "Albatross procedure insert", "code": "F
          "review": "30 June 2098", "lang": "en", "status": "draft"}
 SECOND = {"id": "second-insert", "title": "Procedimiento cormorán", "code": "FX-INS-202", "version": "5.0",
           "review": "1 March 2097", "lang": "es", "status": "approved"}
+# second-insert is written in Spanish; second-insert.en.md is its English translation. A combined
+# handout is one language throughout, so the English combined handout uses the translation.
+SECOND_EN = {"id": "second-insert", "title": "Cormorant procedure", "code": "FX-INS-202-EN", "version": "5.0",
+             "review": "1 March 2097", "lang": "en", "status": "approved"}
 INSERTS = (FIRST, SECOND)
-PARTS = {p["id"]: p for p in (SAMPLE, FIRST, SECOND)}
+COMBINED_INSERTS = (FIRST, SECOND_EN)
+PARTS = {p["id"]: p for p in (SAMPLE, FIRST, SECOND_EN)}  # the parts of the combined handout
 DRAFT_MARK = "DRAFT – not for patient use"
 PAPER_SIZES = {"a4": (595.28, 841.89), "letter": (612.0, 792.0)}
 COMBINED = "sample+first-insert+second-insert.pdf"
@@ -151,7 +156,7 @@ def struct_elements(pdf: pikepdf.Pdf):
             todo.append(node.K)
 
 
-def part_ranges(texts: list[str], inserts=INSERTS) -> dict[str, range]:
+def part_ranges(texts: list[str], inserts=COMBINED_INSERTS) -> dict[str, range]:
     """Map each part of a combined handout to its page numbers (1-based), by where each insert starts.
 
     An insert starts on the page that shows its title under the 'Procedure insert' kicker; blank

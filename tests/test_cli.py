@@ -16,7 +16,8 @@ from helpers import (COMBINED, FIRST, INSERTS, ORG_NAME, SAMPLE, SECOND, assert_
                      page_texts, part_ranges, pdfs_and_parts, run, set_front_matter)
 
 SINGLES = {f"{paper}/sample.pdf" for paper in ("a4", "letter")} | {
-    f"{paper}/inserts/{ins['id']}.pdf" for paper in ("a4", "letter") for ins in INSERTS}
+    f"{paper}/inserts/{ins['id']}.pdf" for paper in ("a4", "letter") for ins in INSERTS} | {
+    f"{paper}/inserts/second-insert.en.pdf" for paper in ("a4", "letter")}  # the English translation
 
 
 def written(out: Path) -> set[str]:
@@ -29,7 +30,7 @@ def test_build_with_no_id_writes_every_leaflet_and_insert_on_both_papers(built):
     assert written(built.out) == SINGLES
     for rel in SINGLES:
         assert f"wrote {built.out / rel} (" in built.stdout
-    assert "built 6 PDFs" in built.stdout
+    assert "built 8 PDFs" in built.stdout  # 3 sources + 1 translation, 2 papers
     assert built.stderr == "", "the fixture set is clean: no warnings expected"
 
 
@@ -65,7 +66,7 @@ def test_combined_handout_leaflet_first_then_each_insert_on_a_right_hand_page(bu
     for id_ in ("sample", "first-insert"):
         own = len(pypdf.PdfReader(str(built.single(paper, id_))).pages)
         assert len(ranges[id_]) == own + own % 2, (id_, own, ranges[id_])
-    second = len(pypdf.PdfReader(str(built.single(paper, "second-insert"))).pages)
+    second = len(pypdf.PdfReader(str(built.out / paper / "inserts" / "second-insert.en.pdf")).pages)
     assert len(ranges["second-insert"]) == second
 
 

@@ -202,8 +202,8 @@ def test_issue_log_records_versions_and_reference_never_the_name(project, tmp_pa
                       "--paper", "letter"))
     (line,) = log_lines(project)
     assert line["channel"] == "save" and line["paper"] == "letter" and line["reference"] == "MRN-0042"
-    assert line["leaflet"] == {"id": "sample", "code": SAMPLE["code"], "version": SAMPLE["version"]}
-    assert line["inserts"] == [{"id": "second-insert", "code": "FX-INS-202", "version": "5.0"}]
+    assert line["leaflet"] == {"id": "sample", "code": SAMPLE["code"], "version": SAMPLE["version"], "lang": "en"}
+    assert line["inserts"] == [{"id": "second-insert", "code": "FX-INS-202-EN", "version": "5.0", "lang": "en"}]
     assert line["time"].endswith("Z")
     raw = (project / "records" / "issued.jsonl").read_text("utf-8")
     for private in (DISTINCT, "Keep walking", "Apixaban", "Dr Ada Fixture"):
@@ -220,7 +220,7 @@ def test_issue_log_location_comes_from_the_config(project, tmp_path):
 
 class _Part:
     def __init__(self, id_):
-        self.id, self.meta = id_, {"code": "C-" + id_, "version": "1"}
+        self.id, self.meta, self.lang = id_, {"code": "C-" + id_, "version": "1"}, "en"
 
 
 def _write_many(path: str, who: int) -> None:

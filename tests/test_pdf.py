@@ -14,7 +14,7 @@ import pytest
 
 from clearleaf import pdf as cpdf
 from clearleaf.config import Project
-from helpers import (DRAFT_MARK, EMERGENCY, FIRST, ORG_NAME, PAPER_SIZES, PARTS, REPO, SAMPLE, SECOND,
+from helpers import (DRAFT_MARK, EMERGENCY, FIRST, ORG_NAME, PAPER_SIZES, PARTS, REPO, SAMPLE, SECOND, SECOND_EN,
                      assert_clean_error, assert_ok, build, font_size_counts, page_texts, part_ranges, set_front_matter, struct_elements)
 
 PAPERS = ("a4", "letter")
@@ -67,7 +67,7 @@ def assert_page_furniture(texts: list[str], part: dict, pages, total: int, where
 @pytest.mark.parametrize("id_", SINGLE_IDS)
 def test_every_page_of_a_single_has_footer_and_page_numbers(built, paper, id_):
     texts = page_texts(built.single(paper, id_))
-    assert_page_furniture(texts, PARTS[id_], range(1, len(texts) + 1), len(texts), f"{paper}/{id_}")
+    assert_page_furniture(texts, SINGLE_PARTS[id_], range(1, len(texts) + 1), len(texts), f"{paper}/{id_}")
 
 
 def test_the_sample_spans_several_pages(built):
@@ -197,7 +197,7 @@ def test_tagged_with_language(built):
         with pikepdf.open(path) as doc:
             assert "/StructTreeRoot" in doc.Root, path
             assert bool(doc.Root.MarkInfo.Marked) is True, path
-            expected = "es" if path.name == "second-insert.pdf" else "en"
+            expected = "es" if path.name == "second-insert.pdf" else "en"  # second-insert.en.pdf is en
             assert str(doc.Root.Lang) == expected, path
             xmp = doc.Root.Metadata.read_bytes().decode("utf-8")
             assert re.search(r'pdfuaid:part(="1"|>1<)', xmp), "PDF/UA-1 identification missing"
@@ -212,21 +212,23 @@ def test_headings_and_the_image_are_tagged_with_alt_text(built):
         assert [str(f.Alt) for f in figures] == ["A blue rectangle standing in for a valve diagram"]
 
 
-def test_language_change_inside_a_combined_handout_is_tagged(built):
-    # PDF/UA-1 7.2: the Spanish insert's tags carry /Lang es, so a screen reader switches voice;
-    # the English leaflet's tags never do.
+SINGLE_PARTS = {**PARTS, "second-insert": SECOND}  # on its own, the insert is its Spanish source
+
+
+def test_a_combined_handout_is_one_language_throughout(built):
+    # The Spanish-source insert appears in its English translation, and every part is tagged en.
     with pikepdf.open(built.handout("a4")) as doc:
-        page_of = {p.objgen: n for n, p in enumerate(doc.pages)}
-        langs = {}
-        for e in doc.Root.StructTreeRoot.K[0].K:
-            if "/Lang" in e and "/Pg" in e:
-                langs.setdefault(str(e.Lang), set()).add(page_of[e.Pg.objgen])
-    texts = page_texts(built.handout("a4"))
-    assert set(langs) == {"en", "es"}
-    for page in langs["es"]:
-        assert SECOND["code"] in texts[page]
-    for page in langs["en"]:
-        assert SECOND["code"] not in texts[page]
+        langs = {str(e.Lang) for e in doc.Root.StructTreeRoot.K[0].K if "/Lang" in e}
+        assert str(doc.Root.Lang) == "en"
+    assert langs == {"en"}
+    text = " ".join(page_texts(built.handout("a4")))
+    assert SECOND_EN["title"] in text and SECOND["title"] not in text
+
+
+def test_each_parts_tags_carry_its_language(built):
+    # A part's /Lang comes from its own lang (PDF/UA-1 7.2): the Spanish insert on its own is es.
+    with pikepdf.open(built.single("a4", "second-insert")) as doc:
+        assert {str(e.Lang) for e in doc.Root.StructTreeRoot.K[0].K if "/Lang" in e} == {"es"}
 
 
 @pytest.mark.parametrize("paper", PAPERS)
@@ -246,7 +248,7 @@ def test_document_info(built, paper):
     with pikepdf.open(built.handout(paper)) as doc:
         title, keywords = str(doc.docinfo.Title), str(doc.docinfo.Keywords)
         assert title.startswith(SAMPLE["title"])
-        for part in (SAMPLE, FIRST, SECOND):
+        for part in (SAMPLE, FIRST, SECOND_EN):
             assert part["title"] in title and part["code"] in keywords
 
 
@@ -368,7 +370,7 @@ def test_in_process_build_leaves_no_temp_folders(project, out, tmp_path, monkeyp
 
 def test_pooled_build_leaves_no_temp_folders(project, out, tmp_path, monkeypatch):
     private = _private_tmp(tmp_path, monkeypatch)
-    monkeypatch.setattr(cpdf, "POOL_MIN_JOBS", 2, raising=False)  # force the process pool for 6 jobs
+    monkeypatch.setattr(cpdf, "POOL_MIN_JOBS", 2, raising=False)  # force the process pool for 8 jobs
     calls = []
     real = cpdf.render_all
 
@@ -378,8 +380,8 @@ def test_pooled_build_leaves_no_temp_folders(project, out, tmp_path, monkeypatch
 
     monkeypatch.setattr(cpdf, "render_all", spy)
     assert_ok(build(project, out))
-    assert calls == [6]
-    assert len(list(out.rglob("*.pdf"))) == 6
+    assert calls == [8]
+    assert len(list(out.rglob("*.pdf"))) == 8
     assert _leftovers(private) == []
 
 

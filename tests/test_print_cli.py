@@ -47,7 +47,7 @@ def test_print_sends_the_personalised_handout_and_reports_the_job(project, tmp_p
     assert cups.documents() == []  # CUPS kept no copy of the document
     (line,) = log_lines(project)
     assert line["channel"] == "print" and line["paper"] == "letter" and line["duplex"] is True
-    assert line["job"] == job and line["inserts"][0]["code"] == "FX-INS-202"
+    assert line["job"] == job and line["inserts"][0]["code"] == "FX-INS-202-EN"
     assert DISTINCT not in result.stdout + result.stderr
     assert list(private_tmp.iterdir()) == []  # nothing written on the way to the printer
     assert SAMPLE["code"] in str(received.attributes["job-name"])
