@@ -10,7 +10,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from . import content, pdf, render
-from .config import Project, check_org
+from .config import Project
 from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError
 
@@ -185,13 +185,16 @@ def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, pers
 
 
 def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today: date | None = None,
-         allow_overdue: bool = True, variant: str = "standard") -> str:
+         allow_overdue: bool = True, variant: str = "standard", lang: str | None = None) -> str:
     """Return the HTML that would be rendered, with styles inlined, for a browser preview."""
     today = today or date.today()
     problems = Problems()
-    library = content.load(project, [leaflet_id], list(inserts), problems)
+    library = content.load(project, [leaflet_id], list(inserts), problems, langs=[lang] if lang else "all")
+    source = library.leaflets.get(leaflet_id)
+    lang = lang or (source.lang if source else None)
     style = pdf.Style(paper, variant)
-    jobs = plan(library, [leaflet_id], [style], inserts, Path("."), allow_overdue, today, problems)
+    jobs = plan(library, [leaflet_id], [style], inserts, Path("."), allow_overdue, today, problems,
+                [lang] if lang else None)
     problems.raise_if_any(ContentError)
     job = jobs[0]
     css = [pdf.font_face_css()] + [(project.styles / n).read_text("utf-8") for n in pdf.stylesheet_names(style)]
@@ -203,10 +206,11 @@ def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today
 
 @dataclass
 class Row:
-    """One line of `list`: a leaflet or insert and its review state."""
+    """One line of `list`: a leaflet, insert or translation and its review state."""
 
     kind: str
     id: str
+    lang: str
     code: str
     version: str
     status: str
@@ -215,18 +219,21 @@ class Row:
 
 
 def listing(project: Project, today: date | None = None) -> tuple[list[Row], list[Problem]]:
-    """Return a row for every valid leaflet and insert, and the problems of the invalid ones."""
+    """Return a row for every valid leaflet, insert and translation, and the problems of the rest."""
     today = today or date.today()
-    rows, found = [], Problems()
-    org = check_org(project, found)
+    found = Problems()
+    library = content.load(project, None, (), found, langs="all")
+    rows = []
     for kind in (LEAFLET, INSERT):
         for id_ in content.available_ids(project, kind):
-            item = content.load_file(project, kind, id_, org, found)
-            if item is None:
-                continue
-            review = item.meta["review_by"]
-            state = "OVERDUE" if review < today else "due soon" if review - today <= DUE_SOON else "ok"
-            rows.append(Row(kind, id_, item.meta["code"], item.meta["version"], item.meta["status"], review, state))
+            for lang in library.languages(kind, id_):
+                item = library.get(kind, id_, lang)
+                review = item.meta["review_by"]
+                state = "OVERDUE" if review < today else "due soon" if review - today <= DUE_SOON else "ok"
+                if item.translated and content.out_of_date(library.get(kind, id_), item):
+                    state += f"; out of date (translates v{item.meta['translation_of']})"
+                rows.append(Row(kind, id_, lang, item.meta["code"], item.meta["version"], item.meta["status"],
+                                review, state))
     return rows, sorted(set(found.items), key=lambda p: (p.path, p.line or 0))
 
 

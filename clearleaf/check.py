@@ -198,6 +198,7 @@ class Readability:
     smog: float | None
     words: int
     sentences: int
+    scores: dict = field(default_factory=dict)  # other languages' formulas, e.g. Fernández-Huerta
 
     @property
     def grade(self) -> float | None:
@@ -263,7 +264,7 @@ class Report:
         return {
             "path": self.path, "id": self.id, "kind": self.kind, "code": self.code, "version": self.version,
             "readability": None if r is None else {"fk": r.fk, "smog": r.smog, "words": r.words,
-                                                   "sentences": r.sentences},
+                                                   "sentences": r.sentences, **r.scores},
             "pemat": None if self.pemat is None else self.pemat.to_dict(),
             "findings": [f.to_dict() for f in sorted(self.findings, key=_finding_order)],
         }
@@ -551,11 +552,19 @@ def check_readability(fc: FileCheck) -> None:
     reading = measure(prose_text(fc.doc.prose()))
     fc.report.readability = reading
     if not fc.english:
-        # Both formulas are fitted to English: a grade for other languages would mislead.
+        # FK and SMOG are fitted to English: a grade for other languages would mislead. Spanish
+        # has formulas of its own; for other languages say that none is applied.
         fc.report.readability = Readability(None, None, reading.words, reading.sentences)
-        fc.add(WARNING, fc.doc.body_line, f"reading grade, glossary, actions and insert sections are not "
-                                          f"checked for lang '{fc.leaflet.lang}'",
-               "these checks know English only; ask a fluent reader to check the wording")
+        base = fc.leaflet.lang.lower().split("-")[0]
+        if base in SPANISH_EASE:
+            _check_spanish(fc, prose_text(fc.doc.prose()))
+        else:
+            fc.add(WARNING, fc.doc.body_line, f"no readability formula is known for lang '{fc.leaflet.lang}', "
+                                              "so its reading level is not graded",
+                   "ask a fluent reader to check the wording is plain")
+        fc.add(WARNING, fc.doc.body_line, f"glossary, actions and insert sections are not checked for lang "
+                                          f"'{fc.leaflet.lang}'",
+               "these checks know English only; ask a fluent reader to check them")
         return
     grade = reading.grade
     if reading.sentences < s.min_sentences or grade is None:
@@ -575,6 +584,32 @@ def check_readability(fc: FileCheck) -> None:
     if long_words:
         fix += f"; words of 3 or more syllables used most: {long_words}"
     fc.add(level, fc.doc.body_line, f"reading grade {grade:.1f} ({which}) is above {limit:g}", fix)
+
+
+# Spanish reading ease, 0-100 (higher is easier). Fernández-Huerta and Szigriszt-Pazos (INFLESZ)
+# put 70+ at "easy" (about US grade 6) and below 60 at "somewhat hard" (past grade 8), matching
+# the English thresholds of grade 6 and 8.
+SPANISH_EASE = {"es": {"warning": 70, "error": 60}}
+
+
+def _check_spanish(fc: FileCheck, text: str) -> None:
+    limits = SPANISH_EASE["es"]
+    textstat.set_lang("es")  # Spanish syllable counting (pyphen)
+    try:
+        scores = {"Fernández-Huerta": float(textstat.fernandez_huerta(text)),
+                  "Szigriszt-Pazos": float(textstat.szigriszt_pazos(text))}
+    finally:
+        textstat.set_lang("en_US")
+    fc.report.readability.scores = scores
+    name, worst = min(scores.items(), key=lambda kv: kv[1])
+    if worst < limits["error"]:
+        level, limit = ERROR, limits["error"]
+    elif worst < limits["warning"]:
+        level, limit = WARNING, limits["warning"]
+    else:
+        return
+    fc.add(level, fc.doc.body_line, f"reading ease {worst:.1f} ({name}) is below {limit}",
+           "use shorter sentences and shorter, everyday words")
 
 
 def hard_words(text: str) -> list[tuple[str, int]]:
@@ -886,14 +921,14 @@ def check(project: Project, ids=None, today: date | None = None) -> list[Report]
     today = today or date.today()
     problems = Problems()
     if not ids:
-        library = content.load(project, None, (), problems)
+        library = content.load(project, None, (), problems, langs="all")
     else:
         known_leaflets = content.available_ids(project, LEAFLET)
         known_inserts = content.available_ids(project, INSERT)
         # An id that names only an insert checks that insert, for authors of inserts.
         leaflet_ids = [i for i in ids if i in known_leaflets or i not in known_inserts]
         insert_ids = [i for i in ids if i not in leaflet_ids]
-        library = content.load(project, leaflet_ids, insert_ids, problems)
+        library = content.load(project, leaflet_ids, insert_ids, problems, langs="all")
         for leaflet in list(library.leaflets.values()):
             for listed in leaflet.meta.get("inserts", []):
                 if listed in known_inserts and listed not in library.inserts:
@@ -906,12 +941,18 @@ def check(project: Project, ids=None, today: date | None = None) -> list[Report]
     org_findings += check_org_settings(project, library.org)
 
     reports: dict[str, Report] = {org_shown: Report(org_shown, None, CONFIG)}
-    for leaflet in [*library.leaflets.values(), *library.inserts.values()]:
+    for leaflet in [*library.leaflets.values(), *library.inserts.values(), *library.translations.values()]:
         report = Report(leaflet.shown, leaflet.id, leaflet.kind, leaflet.meta.get("code"),
                         leaflet.meta.get("version"), pemat=Pemat())
         fc = FileCheck(leaflet, read_document(leaflet, library.org), settings, today, library.org, report)
         for run in CHECKS:
             run(fc)
+        source = library.get(leaflet.kind, leaflet.id)
+        if leaflet.translated and content.out_of_date(source, leaflet):
+            fc.add(WARNING, leaflet.lines.get("translation_of"),
+                   f"out of date: translates version {leaflet.meta['translation_of']}, but {source.shown} "
+                   f"is version {source.meta['version']}",
+                   "update the translation, then set translation_of to the source's version")
         reports[leaflet.shown] = report
     reports[org_shown].findings += org_findings
     for problem in problems.items:
@@ -979,8 +1020,11 @@ def _header(report: Report) -> str:
         return f"{report.path}  not checked: fix the errors below first"
     parts.append(f"{report.code} v{report.version}")
     r = report.readability
-    parts.append(f"FK {r.fk:.1f}" if r and r.fk is not None else "FK n/a")
-    parts.append(f"SMOG {r.smog:.1f}" if r and r.smog is not None else "SMOG n/a")
+    if r and r.scores:
+        parts += [f"{name} {value:.1f}" for name, value in r.scores.items()]
+    else:
+        parts.append(f"FK {r.fk:.1f}" if r and r.fk is not None else "FK n/a")
+        parts.append(f"SMOG {r.smog:.1f}" if r and r.smog is not None else "SMOG n/a")
     score = report.pemat.score
     parts.append(f"PEMAT {score}/100" if score is not None else "PEMAT n/a")
     return "  ".join(parts)

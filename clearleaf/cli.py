@@ -62,8 +62,10 @@ def cli(ctx, root):
 @click.option("--bleed", default=None, metavar="LENGTH",
               help="For a print shop: bleed around each page, e.g. 3mm (into OUT/<paper>-print/).")
 @click.option("--crop-marks", is_flag=True, help="For a print shop: crop marks outside the bleed.")
+@click.option("--lang", "langs", multiple=True, metavar="LANG",
+              help="Build only this language (repeatable; default: every language present).")
 @click.pass_obj
-def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop_marks):
+def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop_marks, langs):
     """Build PDFs into OUT/<paper>/.
 
     With no ID, every leaflet and every insert on its own. With an ID and
@@ -75,6 +77,7 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
         python build.py build
         python build.py build dvt --insert venous-stent --paper a4
         python build.py build --variant large
+        python build.py build dvt --lang es --insert venous-stent
         python build.py build dvt --paper a4 --bleed 3mm --crop-marks
     """
     if inserts and not ids:
@@ -84,7 +87,7 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
     start = time.perf_counter()
     try:
         result = builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue,
-                               variant=variant, bleed=bleed, crop_marks=crop_marks)
+                               variant=variant, bleed=bleed, crop_marks=crop_marks, langs=langs or None)
     except ClearleafError as exc:
         _fail(exc)
     for warning in result.warnings:
@@ -105,8 +108,8 @@ def list_(project):
         python build.py list
     """
     rows, problems = builder.listing(project)
-    header = ("KIND", "ID", "CODE", "VERSION", "STATUS", "REVIEW BY", "REVIEW")
-    table = [header] + [(r.kind, r.id, r.code, r.version, r.status, f"{r.review_by:%Y-%m-%d}", r.state)
+    header = ("KIND", "ID", "LANG", "CODE", "VERSION", "STATUS", "REVIEW BY", "REVIEW")
+    table = [header] + [(r.kind, r.id, r.lang, r.code, r.version, r.status, f"{r.review_by:%Y-%m-%d}", r.state)
                         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
@@ -123,8 +126,9 @@ def list_(project):
 @click.option("--paper", type=click.Choice(PAPERS), default="a4", show_default=True, help="Paper size.")
 @click.option("--variant", type=click.Choice(VARIANTS), default="standard", show_default=True,
               help="large: 18 pt large print.")
+@click.option("--lang", default=None, metavar="LANG", help="The language (default: the leaflet's own).")
 @click.pass_obj
-def html(project, leaflet_id, inserts, paper, variant):
+def html(project, leaflet_id, inserts, paper, variant, lang):
     """Print the HTML that would be rendered, for a browser preview.
 
     \b
@@ -132,7 +136,7 @@ def html(project, leaflet_id, inserts, paper, variant):
         python build.py html dvt --insert venous-stent > /tmp/dvt.html
     """
     try:
-        click.echo(builder.html(project, leaflet_id, inserts, paper, variant=variant))
+        click.echo(builder.html(project, leaflet_id, inserts, paper, variant=variant, lang=lang))
     except ClearleafError as exc:
         _fail(exc)
 
@@ -150,20 +154,23 @@ def _handout_options(f):
                      help="Allow leaflets past their review date (stamped 'Review overdue')."),
         click.option("--variant", type=click.Choice(VARIANTS), default="standard", show_default=True,
                      help="large: 18 pt large print."),
+        click.option("--lang", default=None, metavar="LANG",
+                     help="The language of the whole handout (default: the leaflet's own)."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def _render_one(project, leaflet_id, inserts, paper, patient_file, out_path, allow_draft, allow_overdue, variant):
+def _render_one(project, leaflet_id, inserts, paper, patient_file, out_path, allow_draft, allow_overdue, variant,
+                lang):
     """Load one patient file and render their handout in memory."""
     today = date.today()
     patient = handout.load_patient(Path(patient_file), today, font_characters())
     path = Path(out_path) if out_path else None
     made = builder.handouts(project, leaflet_id, inserts, paper, [patient],
                             [path or Path("dist/handouts") / builder.handout_name(leaflet_id, patient)],
-                            allow_overdue, allow_draft, today, variant)
+                            allow_overdue, allow_draft, today, variant, lang)
     return made[0]
 
 
@@ -184,8 +191,8 @@ def _record(project, channel, item, **extra):
               help="The PDF to write (with --patient) or the folder (with --patients). "
                    "Default: dist/handouts/<reference>.pdf.")
 @click.pass_obj
-def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, patient_file, patients_file,
-             out):
+def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang, patient_file,
+             patients_file, out):
     """Save a personalised handout: the leaflet with a 'Your details' box on page 1.
 
     The patient file holds name, issued, clinician, contact_phone, medication
@@ -204,14 +211,14 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
     try:
         if patient_file:
             made = [_render_one(project, leaflet_id, inserts, paper, patient_file, out, allow_draft, allow_overdue,
-                                variant)]
+                                variant, lang)]
         else:
             today = date.today()
             patients = handout.load_patients_csv(Path(patients_file), today, font_characters())
             folder = out or Path("dist/handouts")
             made = builder.handouts(project, leaflet_id, inserts, paper, patients,
                                     [folder / builder.handout_name(leaflet_id, p) for p in patients],
-                                    allow_overdue, allow_draft, today, variant)
+                                    allow_overdue, allow_draft, today, variant, lang)
         for item in made:
             write_atomic(item.job.path, item.pdf, mode=0o600)  # it carries patient details
             _record(project, "save", item)
@@ -230,8 +237,8 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
 @click.option("--copies", type=click.IntRange(1, 20), default=1, show_default=True, help="Number of copies.")
 @click.option("--duplex", is_flag=True, help="Print on both sides (long edge).")
 @click.pass_obj
-def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, patient_file, printer, copies,
-           duplex):
+def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang, patient_file, printer,
+           copies, duplex):
     """Print a personalised handout on a CUPS printer, with nothing left on disk.
 
     The PDF goes to the queue through a pipe, with the paper size set to
@@ -244,7 +251,7 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
     """
     try:
         item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue,
-                           variant)
+                           variant, lang)
         # The job name is the leaflet code: queue listings are seen by others.
         job = printing.print_pdf(item.pdf, printer, paper, copies, duplex, title=item.job.parts[0].meta["code"])
         _record(project, "print", item, copies=copies, duplex=duplex, printer=printer, job=job)
@@ -269,7 +276,8 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
 @click.option("--smtp-ca-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Trust this CA certificate (e.g. the hospital's internal CA).")
 @click.pass_obj
-def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, patient_file, to, encrypt, eml,
+def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang, patient_file, to, encrypt,
+           eml,
            smtp_host, smtp_port, smtp_ca_file):
     """E-mail a personalised handout as a PDF attachment.
 
@@ -289,7 +297,7 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         settings = mail.smtp_settings(org, smtp_host, smtp_port, smtp_ca_file) if not eml else None
         password = _handout_password() if encrypt else None
         item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue,
-                           variant)
+                           variant, lang)
         data = mail.encrypt_pdf(item.pdf, password) if encrypt else item.pdf
         sender = settings.sender if settings else mail.sender_address(org)
         message = mail.compose(project, org, item.job.parts, data, builder.handout_name(leaflet_id, item.patient),

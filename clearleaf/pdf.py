@@ -197,7 +197,7 @@ class Renderer:
         with capture_warnings() as warnings, refusals_reported(self.project):
             document = HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
                 font_config=self.font_config, stylesheets=self.stylesheets, **PDF_OPTIONS)
-            data = document.write_pdf(finisher=tag_part_languages(page_languages(document)), **PDF_OPTIONS)
+            data = document.write_pdf(finisher=finish_tags(page_languages(document)), **PDF_OPTIONS)
         return Rendered(data, len(document.pages), first_page_classes(document), warnings)
 
     def close(self):
@@ -273,6 +273,64 @@ def tag_part_languages(langs: list[str | None]):
                     if page is not None and langs[page]:
                         element["Lang"] = pydyf.String(langs[page])
     return finisher
+
+
+def finish_tags(langs: list[str | None]):
+    """Return the WeasyPrint finisher that completes the tag tree before the PDF is written."""
+    languages = tag_part_languages(langs)
+
+    def finisher(document, pdf):
+        languages(document, pdf)
+        artifact_page_furniture(document, pdf)
+    return finisher
+
+
+def artifact_page_furniture(document, pdf) -> None:
+    """Mark the running footer, page numbers and page-top marks as /Artifact (PDF/UA-1 7.1, 7.8).
+
+    WeasyPrint 70 tags margin-box text as /Span content under a /NonStruct that it leaves out of
+    the tree (it holds artifacts in the tree to be PDF 2.0 only), so screen readers can neither
+    reach it nor skip it cleanly. Re-mark that content as pagination artifacts and drop it from
+    the ParentTree.
+    """
+    import pydyf
+
+    objects = {obj.reference: obj for obj in pdf.objects if getattr(obj, "number", None) is not None}
+    document_elem = next((o for o in objects.values()
+                          if isinstance(o, pydyf.Dictionary) and o.get("S") == "/Document"), None)
+    if document_elem is None:
+        return
+    in_tree = set(document_elem["K"])
+    orphans = [o for o in objects.values() if isinstance(o, pydyf.Dictionary) and o.get("Type") == "/StructElem"
+               and o.get("P") == document_elem.reference and o.reference not in in_tree]
+    furniture: dict = {}  # page reference -> MCIDs
+    stack = list(orphans)
+    while stack:
+        element = stack.pop()
+        for kid in element.get("K", []):
+            if isinstance(kid, int):
+                furniture.setdefault(element.get("Pg"), set()).add(kid)
+            elif kid in objects and isinstance(objects[kid], pydyf.Dictionary):
+                stack.append(objects[kid])
+    if not furniture:
+        return
+    root = next(o for o in objects.values() if isinstance(o, pydyf.Dictionary)
+                and o.get("Type") == "/StructTreeRoot")
+    parent_tree = objects[root["ParentTree"]]
+    for number, page_ref in enumerate(pdf.page_references):
+        mcids = furniture.get(page_ref)
+        if not mcids:
+            continue
+        page = objects[page_ref]
+        stream = objects[page["Contents"]].stream
+        for i in range(1, len(stream) - 1):
+            item = stream[i]
+            if isinstance(item, pydyf.Dictionary) and item.get("MCID") in mcids and stream[i + 1] == b"BDC":
+                stream[i - 1] = "/Artifact"
+                stream[i] = pydyf.Dictionary({"Type": "/Pagination"})
+        refs = parent_tree["Nums"][2 * number + 1]
+        for mcid in mcids:
+            refs[mcid] = "null"
 
 
 class _Collect(logging.Handler):

@@ -130,11 +130,13 @@ def test_missing_project_folder_is_a_usage_error(tmp_path):
 
 # --- list --------------------------------------------------------------------------------------
 
-def _list_rows(output: str) -> dict[str, list[str]]:
+def _list_rows(output: str) -> dict:
+    """Rows by id (the source) and by (id, lang) (every language)."""
     rows = {}
     for line in output.splitlines()[1:]:
         cells = re.split(r"\s{2,}", line.strip())
-        rows[cells[1]] = cells
+        rows[(cells[1], cells[2])] = cells
+        rows.setdefault(cells[1], cells)
     return rows
 
 
@@ -142,12 +144,22 @@ def test_list_shows_code_version_status_and_review_state(project):
     result = run(project, "list")
     assert_ok(result)
     header = result.stdout.splitlines()[0].split()
-    assert header[:3] == ["KIND", "ID", "CODE"]
+    assert header[:4] == ["KIND", "ID", "LANG", "CODE"]
     rows = _list_rows(result.stdout)
-    assert rows["sample"] == ["leaflet", "sample", SAMPLE["code"], SAMPLE["version"], "approved", "2099-12-31", "ok"]
-    assert rows["first-insert"] == ["insert", "first-insert", FIRST["code"], FIRST["version"], "draft",
+    assert rows["sample"] == ["leaflet", "sample", "en", SAMPLE["code"], SAMPLE["version"], "approved", "2099-12-31",
+                              "ok"]
+    assert rows["first-insert"] == ["insert", "first-insert", "en", FIRST["code"], FIRST["version"], "draft",
                                     "2098-06-30", "ok"]
-    assert rows["second-insert"][2:] == [SECOND["code"], SECOND["version"], "approved", "2097-03-01", "ok"]
+    assert rows[("second-insert", "es")][3:] == [SECOND["code"], SECOND["version"], "approved", "2097-03-01", "ok"]
+    assert rows[("second-insert", "en")][3:] == ["FX-INS-202-EN", "5.0", "approved", "2097-03-01", "ok"]
+
+
+def test_list_says_when_a_translation_is_out_of_date(project):
+    path = project / "leaflets" / "inserts" / "second-insert.md"
+    path.write_text(path.read_text("utf-8").replace('version: "5.0"', 'version: "5.1"'), "utf-8")
+    rows = _list_rows(run(project, "list").stdout)
+    assert rows[("second-insert", "en")][-1] == "ok; out of date (translates v5.0)"
+    assert rows[("second-insert", "es")][-1] == "ok"
 
 
 def test_list_flags_overdue_and_due_soon(project):
@@ -184,7 +196,9 @@ def test_list_still_lists_valid_files_and_reports_broken_ones(project):
     result = run(project, "list")
     assert_clean_error(result, None, r"^leaflets/inserts/second-insert\.md:\d+: status 'finished' is not allowed — .+$")
     rows = _list_rows(result.stdout)
-    assert set(rows) == {"sample", "first-insert"}
+    # The broken Spanish source is left out; its valid English translation is still listed.
+    assert {k for k in rows if isinstance(k, tuple)} == {("sample", "en"), ("first-insert", "en"),
+                                                         ("second-insert", "en")}
 
 
 # --- html --------------------------------------------------------------------------------------
