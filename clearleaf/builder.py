@@ -9,7 +9,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import content, pdf, render
+from . import content, i18n, pdf, render
 from .config import Project
 from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError
@@ -32,6 +32,11 @@ class Job:
     @property
     def paper(self) -> str:
         return self.style.paper
+
+    @property
+    def lang(self) -> str:
+        """The handout's language: one language throughout, so the leaflet's."""
+        return self.parts[0].lang
 
 
 @dataclass
@@ -61,7 +66,7 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     problems.raise_if_any(ContentError)
     warnings = [f"warning: {w}" for w in library.warnings]
     for job in jobs:
-        job.html = render.render_html(project, library.org, job.parts, job.paper, today)
+        job.html = render.render_html(project, library.org, job.parts, job.paper, today, lang=job.lang)
     results = pdf.render_all(project, [(job.style, job.html) for job in jobs])
     for job, rendered in zip(jobs, results):
         job.pages = rendered.pages
@@ -130,6 +135,10 @@ def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool,
                     f"out of date: translates version {item.meta['translation_of']}, "
                     f"but {source.shown} is version {source.meta['version']}",
                     "update the translation and its translation_of"))
+    for lang in sorted({parts[0].lang for parts, _, _ in groups}):
+        missing = i18n.missing_catalogue(library.project, lang)
+        if missing:
+            problems.items.append(missing)
     jobs = []
     for style in map(pdf.as_style, styles):
         folder = out / style.folder
@@ -201,7 +210,7 @@ def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today
     # The project's own CSS, trusted like the templates; "</" is escaped so it cannot close <style>.
     preview = {"base": project.leaflets.resolve().as_uri() + "/",
                "css": Markup("\n".join(css).replace("</", "<\\/"))}
-    return render.render_html(project, library.org, job.parts, paper, today, preview)
+    return render.render_html(project, library.org, job.parts, paper, today, preview, lang=job.lang)
 
 
 @dataclass
@@ -272,7 +281,8 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     parts = jobs[0].parts
     made = [Job(style, parts, path) for path in paths]
     for job, patient in zip(made, patients, strict=True):
-        job.html = render.render_html(project, library.org, parts, paper, today, patient=patient.as_context())
+        job.html = render.render_html(project, library.org, parts, paper, today, patient=patient.as_context(),
+                                      lang=job.lang)
     results = pdf.render_all(project, [(job.style, job.html) for job in made])
     for job, rendered in zip(made, results, strict=True):
         job.pages = rendered.pages

@@ -301,7 +301,7 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         data = mail.encrypt_pdf(item.pdf, password) if encrypt else item.pdf
         sender = settings.sender if settings else mail.sender_address(org)
         message = mail.compose(project, org, item.job.parts, data, builder.handout_name(leaflet_id, item.patient),
-                               to, sender, encrypted=encrypt)
+                               to, sender, encrypted=encrypt, lang=item.job.lang)
         if eml:
             mail.write_eml(message, eml)
         else:

@@ -15,6 +15,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markdown_it import MarkdownIt
 from mdit_py_plugins.admon import admon_plugin
 
+from . import i18n
 from .config import ORG_FILE, Project, check_org, compose, mapping_items, node_value, public_org, read_text
 from .errors import Problem, Problems
 from .schema import BY_NAME, FIELDS, ID_RE, LANG_RE, parse_value, suggest
@@ -227,7 +228,8 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     meta, meta_lines = _check_front_matter(kind, "\n".join(lines[1:end]), shown, end + 1, local, lang)
     body = "\n".join(lines[end + 1:])
     body_first = end + 2
-    rendered = _render_placeholders(body, org, shown, body_first, local)
+    rtl = i18n.is_rtl(meta.get("lang", "en")) if meta.get("lang") else False
+    rendered = _render_placeholders(body, org, shown, body_first, local, RTL_CONTENT_ENV if rtl else CONTENT_ENV)
     # Even when a placeholder is wrong, check the Markdown too, so every problem shows in one run.
     (lead, html), callouts = _markdown(project, body if rendered is None else rendered, shown, body_first, local,
                                        warnings)
@@ -284,17 +286,22 @@ def _check_front_matter(kind: str, text: str, shown: str, close_line: int, probl
     return meta, lines
 
 
-def _content_env() -> SandboxedEnvironment:
+def _content_env(isolate: bool = False) -> SandboxedEnvironment:
     # Sandboxed and strict like the HTML templates; instead of HTML-escaping (Markdown runs next
     # and would show "&amp;"), every value is Markdown-escaped, so it always prints as plain text.
+    # In right-to-left text each value is also isolated (U+2068 ... U+2069), so a phone number
+    # such as "(555) 010-0142" keeps its own left-to-right order inside an Arabic sentence.
+    before, after = ("\u2068", "\u2069") if isolate else ("", "")
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
-                                finalize=lambda v: MD_PUNCT_RE.sub(r"\\\1", str(v)))
+                                finalize=lambda v: before + MD_PUNCT_RE.sub(r"\\\1", str(v)) + after)
 
 
 CONTENT_ENV = _content_env()
+RTL_CONTENT_ENV = _content_env(isolate=True)
 
 
-def _render_placeholders(body: str, org: dict, shown: str, first: int, problems: Problems) -> str | None:
+def _render_placeholders(body: str, org: dict, shown: str, first: int, problems: Problems,
+                         env: SandboxedEnvironment = CONTENT_ENV) -> str | None:
     """Fill {{ org.key }} placeholders; report each unknown one with its line."""
     context = {"org": public_org(org)}
     try:
@@ -309,7 +316,7 @@ def _render_placeholders(body: str, org: dict, shown: str, first: int, problems:
     if len(problems.items) > count:
         return None
     try:
-        return CONTENT_ENV.from_string(tree).render(context)
+        return env.from_string(tree).render(context)
     except TemplateError as exc:
         problems.add(shown, first, f"placeholder failed: {exc}", "use only {{ org.<key> }} placeholders")
         return None

@@ -14,6 +14,7 @@ import secrets
 import smtplib
 import socket
 import ssl
+import textwrap
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -24,10 +25,11 @@ import pikepdf
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import i18n
 from .config import ORG_FILE, Project, public_org
 from .errors import ClearleafError, Problem
 from .pdf import write_atomic
-from .render import long_date
+from .render import install_filters
 
 SUBJECT_TEMPLATE = "email_subject.txt"
 BODY_TEMPLATE = "email_body.txt"
@@ -39,6 +41,7 @@ ADDRESS_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Z
 # The caller builds the file name from the record reference; it must stay a bare file name.
 FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,150}\.pdf$")
 MAX_REPLY = 120
+WRAP = 76  # characters a line in the plain-text body
 TIMEOUT_FIX = "check smtp.host, smtp.port and the network; a firewall may be blocking the port"
 
 
@@ -149,11 +152,12 @@ def _printable(text: str) -> str:
 
 
 def compose(project: Project, org: dict, parts: list, pdf: bytes, filename: str, to: str, sender: str,
-            *, encrypted: bool | None = None) -> EmailMessage:
+            *, encrypted: bool | None = None, lang: str = "en") -> EmailMessage:
     """Return the e-mail for a handout: subject and body from the templates, the PDF attached.
 
     parts is the leaflet then its inserts. encrypted says whether the PDF needs a password;
-    when None it is read from the PDF itself.
+    when None it is read from the PDF itself. lang is the language of the subject and body (the
+    handout's language); a language without a catalogue raises RenderError.
     """
     address = check_address(to)
     _check_header(sender, "smtp.from", "the From address")
@@ -169,7 +173,7 @@ def compose(project: Project, org: dict, parts: list, pdf: bytes, filename: str,
         "inserts": [_part(p) for p in parts[1:]],
         "encrypted": encrypted,
     }
-    env = _environment(project)
+    env = _environment(project, lang)
     # One line, whatever the template's whitespace: a stray newline must never reach the header.
     subject = " ".join(_render(env, SUBJECT_TEMPLATE, context).split())
     if not subject:
@@ -205,12 +209,19 @@ def _is_encrypted(pdf: bytes) -> bool:
                      "build the handout again; this is a bug if it keeps happening") from None
 
 
-def _environment(project: Project) -> SandboxedEnvironment:
-    # Plain text, so no HTML escaping; sandboxed and strict like the HTML templates.
+def _environment(project: Project, lang: str = "en") -> SandboxedEnvironment:
+    # Plain text, so no HTML escaping; sandboxed and strict like the HTML templates, with the
+    # same i18n extension and catalogue (clearleaf/i18n.py).
     env = SandboxedEnvironment(loader=FileSystemLoader(project.templates), autoescape=False,
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                               keep_trailing_newline=False)
-    env.filters["longdate"] = long_date
+                               keep_trailing_newline=False, extensions=["jinja2.ext.i18n"])
+    i18n.install(env, i18n.translations(project, lang), escape_html=False)
+    install_filters(env, lang)
+    # Each paragraph is one line in the catalogue; wrap it for mail programs, never inside a
+    # word or at a hyphen (phone numbers, "e-mail").
+    env.filters["wrap"] = lambda text: textwrap.fill(str(text), WRAP, break_long_words=False,
+                                                     break_on_hyphens=False)
+    env.globals["rtl"] = i18n.is_rtl(lang)
     return env
 
 
@@ -222,7 +233,7 @@ def _render(env: SandboxedEnvironment, name: str, context: dict) -> str:
         raise MailError([Problem(shown, exc.lineno, f"template error: {exc.message}",
                                  "fix the Jinja syntax in the template")]) from None
     except TemplateError as exc:
-        fix = "e-mail templates may use only org, phone, leaflet, inserts and encrypted"
+        fix = "e-mail templates may use only org, phone, leaflet, inserts, encrypted and rtl"
         raise MailError([Problem(shown, _template_line(exc, name), f"template error: {exc}", fix)]) from None
     except OSError as exc:
         raise _error(shown, f"cannot read the template: {exc.strerror}",

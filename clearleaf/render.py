@@ -10,15 +10,20 @@ from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
+from . import i18n
 from .config import Project, leaflet_url, public_org
 from .content import Leaflet
-from .errors import Problems, RenderError
+from .errors import Problem, Problems, RenderError
 
 TEMPLATE = "handout.html"
-DRAFT_MARK = "DRAFT – not for patient use"
-OVERDUE_MARK = "Review overdue"
+# Where "Page %(page)s of %(pages)s" puts the numbers; the template cuts the translated text
+# there into the words before, between and after, which CSS prints around its page counters.
+PAGE_MARKER, PAGES_MARKER = "\x01", "\x02"
+# Unicode isolates for text that cannot hold markup (the footer, an e-mail): FSI … PDI keeps a
+# code or phone number in its own direction inside right-to-left text.
+FSI, PDI = "\u2068", "\u2069"
 
 
 @dataclass
@@ -26,7 +31,8 @@ class Part:
     """One leaflet or insert as the templates see it."""
 
     leaflet: Leaflet
-    marks: str
+    draft: bool = False
+    overdue: bool = False
     first: bool = False
     url: str | None = None
 
@@ -47,6 +53,11 @@ class Part:
     def meta(self):
         return self.leaflet.meta
 
+    @property
+    def dir(self) -> str:
+        """Return 'rtl' for a part written right to left (Arabic), else 'ltr'."""
+        return i18n.direction(self.leaflet.lang)
+
     # Safe: produced by markdown-it with raw HTML turned off, so authors cannot inject markup.
     @property
     def lead(self):
@@ -65,37 +76,97 @@ def qr_data_url(url: str) -> str:
                                                                 omitsize=True)
 
 
-def long_date(value: date) -> str:
-    """Format a date as '26 November 2029', which no reader can mistake for month-first."""
-    return f"{value.day} {value:%B %Y}"
+def long_date(value: date, lang: str = "en") -> str:
+    """Format a date in full for lang: '26 November 2029', which no reader can mistake for month-first."""
+    return i18n.format_date(value, lang)
 
 
-def environment(project: Project) -> SandboxedEnvironment:
-    """Return the sandboxed, autoescaping, strict Jinja environment for the HTML templates."""
+@dataclass(frozen=True)
+class PageLabel:
+    """The words of "Page X of Y" around the two numbers, for CSS string-set."""
+
+    before: str
+    between: str
+    after: str
+
+
+def page_parts(text, where: str = "templates/part.html") -> PageLabel:
+    """Cut the translated "Page %(page)s of %(pages)s" (numbers filled with the markers) in three."""
+    before, found, rest = str(escape(text)).partition(PAGE_MARKER)
+    between, found_pages, after = rest.partition(PAGES_MARKER)
+    if not found or not found_pages or PAGE_MARKER in after or PAGES_MARKER in before:
+        raise RenderError([Problem(where, None, "the translation of 'Page %(page)s of %(pages)s' must show "
+                                   "%(page)s before %(pages)s, once each",
+                                   "write the page number first, e.g. 'Página %(page)s de %(pages)s'")])
+    return PageLabel(Markup(before), Markup(between), Markup(after))
+
+
+def ltr(value, rtl: bool, nowrap: bool = False):
+    """In right-to-left text, keep value (a phone number, code or address) left to right and whole.
+
+    nowrap also keeps it on one line (phone numbers). In left-to-right text value is unchanged.
+    """
+    if not rtl or value is None:
+        return value
+    return Markup('<span dir="ltr" class="%s">%s</span>') % ("ltr nowrap" if nowrap else "ltr", value)
+
+
+def bidi(value, rtl: bool):
+    """In right-to-left text, isolate a value typed in a left-to-right script (an English phone
+    label from org.yaml) so its words and brackets keep their order; Arabic values are unchanged."""
+    if not rtl or value is None or i18n.text_direction(value) == "rtl":
+        return value
+    return Markup('<span dir="ltr" class="ltr">%s</span>') % (value,)
+
+
+def isolate(value, rtl: bool):
+    """Like ltr, for text that cannot hold markup: wrap value in Unicode isolates (FSI … PDI)."""
+    if not rtl or value is None:
+        return value
+    return FSI + value + PDI if isinstance(value, str) else f"{FSI}{value}{PDI}"
+
+
+def install_filters(env, lang: str) -> None:
+    """Add the filters every template may use: longdate, ltr, bidi, isolate and textdir."""
+    env.filters["longdate"] = lambda value: long_date(value, lang)
+    env.filters["ltr"] = ltr
+    env.filters["bidi"] = bidi
+    env.filters["isolate"] = isolate
+    env.filters["textdir"] = i18n.text_direction
+
+
+def environment(project: Project, lang: str = "en") -> SandboxedEnvironment:
+    """Return the sandboxed, autoescaping, strict Jinja environment for the HTML templates, in lang.
+
+    The i18n extension is installed with lang's catalogue (newstyle gettext, trimmed); a message
+    the catalogue does not translate stops the render. Raise RenderError when lang has no
+    catalogue.
+    """
     env = SandboxedEnvironment(loader=FileSystemLoader(project.templates), autoescape=True,
-                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["longdate"] = long_date
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                               extensions=["jinja2.ext.i18n"])
+    translations = i18n.translations(project, lang)
+    i18n.install(env, translations, escape_html=True)
+    install_filters(env, lang)
+    env.filters["page_parts"] = lambda text: page_parts(text, translations.shown or "templates/part.html")
+    env.globals.update(page_marker=PAGE_MARKER, pages_marker=PAGES_MARKER)
     return env
 
 
-def marks_for(leaflet: Leaflet, today: date) -> str:
-    """Return the warning printed at the top of every page of this part, if any."""
-    marks = []
-    if leaflet.meta["status"] == "draft":
-        marks.append(DRAFT_MARK)
-    if leaflet.is_overdue(today):
-        marks.append(OVERDUE_MARK)
-    return " · ".join(marks)
-
-
 def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, today: date,
-                preview: dict | None = None, patient: dict | None = None) -> str:
-    """Return the HTML document for a leaflet followed by its inserts."""
+                preview: dict | None = None, patient: dict | None = None, *, lang: str = "en") -> str:
+    """Return the HTML document for a leaflet followed by its inserts.
+
+    lang is the language of the interface text (headings, labels, footer) and of the dates; it
+    should be the leaflets' own language. The document's lang and dir come from the first part.
+    """
+    env = environment(project, lang)
     first = parts[0]
     doc = {
-        "title": first.title if len(parts) == 1 else
-        f"{first.title}, with: " + "; ".join(p.title for p in parts[1:]),
+        "title": first.title,
+        "inserts": [p.title for p in parts[1:]],
         "lang": first.lang,
+        "dir": i18n.direction(first.lang),
         "author": f"{org['name']}, {first.meta['owner']}",
         "subject": first.meta["summary"],
         "keywords": ", ".join([p.meta["code"] for p in parts] + [p.title for p in parts]),
@@ -104,13 +175,14 @@ def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, t
         "org": public_org(org),
         "doc": doc,
         "paper": paper,
-        "parts": [Part(p, marks_for(p, today), first=(n == 0), url=leaflet_url(org, p.id))
+        "parts": [Part(p, draft=p.meta["status"] == "draft", overdue=p.is_overdue(today), first=(n == 0),
+                       url=leaflet_url(org, p.id))
                   for n, p in enumerate(parts)],
         "preview": preview,
         "patient": patient,
     }
     try:
-        return environment(project).get_template(TEMPLATE).render(context)
+        return env.get_template(TEMPLATE).render(context)
     except TemplateSyntaxError as exc:
         problems = Problems()
         problems.add(project.rel(Path(exc.filename)) if exc.filename else f"templates/{exc.name}",

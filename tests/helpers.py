@@ -27,6 +27,7 @@ SAMPLE = {"id": "sample", "title": "Zanzibar sentinel leaflet", "code": "FX-SAM-
 FIRST = {"id": "first-insert", "title": "Albatross procedure insert", "code": "FX-INS-101", "version": "1.4",
          "review": "30 June 2098", "lang": "en", "status": "draft"}
 SECOND = {"id": "second-insert", "title": "Procedimiento cormorán", "code": "FX-INS-202", "version": "5.0",
+          "review_iso": "2097-03-01",
           "review": "1 March 2097", "lang": "es", "status": "approved"}
 # second-insert is written in Spanish; second-insert.en.md is its English translation. A combined
 # handout is one language throughout, so the English combined handout uses the translation.
@@ -46,6 +47,7 @@ def make_project(dest: Path, source: Path = FIXTURE) -> Path:
     shutil.copytree(source / "leaflets", dest / "leaflets")
     shutil.copytree(REPO / "templates", dest / "templates")
     shutil.copytree(REPO / "styles", dest / "styles")
+    shutil.copytree(REPO / "locales", dest / "locales")
     return dest
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from clearleaf import i18n
 from clearleaf import pdf as cpdf
 from clearleaf.config import Project
 from helpers import (DRAFT_MARK, EMERGENCY, FIRST, ORG_NAME, PAPER_SIZES, PARTS, REPO, SAMPLE, SECOND, SECOND_EN,
@@ -54,13 +56,18 @@ def test_page_one_shows_org_title_summary_and_the_danger_callout(built, paper):
 
 
 def assert_page_furniture(texts: list[str], part: dict, pages, total: int, where: str):
+    # The footer is interface text, printed in the part's language (locales/).
+    interface = i18n.translations(Project(REPO), part["lang"])
+    review = i18n.format_date(date.fromisoformat(part["review_iso"]), part["lang"]) if "review_iso" in part \
+        else part["review"]
     for n in pages:
         text = texts[n - 1]
         assert ORG_NAME in text, f"{where} p{n}: no org name"
         assert part["code"] in text, f"{where} p{n}: no code {part['code']}"
-        assert f"Version {part['version']}" in text, f"{where} p{n}: no version"
-        assert f"Review by {part['review']}" in text, f"{where} p{n}: no review date"
-        assert re.search(rf"\bPage {n} of {total}\b", text), f"{where} p{n}: no 'Page {n} of {total}'"
+        assert part["version"] in text, f"{where} p{n}: no version"
+        assert review in text, f"{where} p{n}: no review date"
+        page = interface.gettext("Page %(page)s of %(pages)s") % {"page": n, "pages": total}
+        assert page in text, f"{where} p{n}: no '{page}'"
 
 
 @pytest.mark.parametrize("paper", PAPERS)

@@ -20,12 +20,14 @@ from pathlib import Path
 
 import pdfua
 import pikepdf
+
+from clearleaf import i18n
+from clearleaf.config import Project
 import pytest
 import yaml
 from helpers import COMBINED, FIXTURE, REPO, SAMPLE, assert_ok, make_project, run
 
 from clearleaf import builder
-from clearleaf.config import Project
 from clearleaf.pdf import PAPERS
 
 TESTS = Path(__file__).resolve().parent
@@ -273,10 +275,14 @@ def test_the_footer_problem_is_exactly_the_margin_boxes(every_pdf):
         pages = len(found.margin_text)
         if not any(found.margin_text):
             continue
+        lang = _parts(name)[2]
+        if lang in RTL:
+            continue  # Arabic text comes back in visual order: see the known gap below
+        page = i18n.translations(Project(REPO), lang).gettext("Page %(page)s of %(pages)s")
         for n, text in enumerate(found.margin_text, 1):
-            assert f"Page {n} of {pages}" in text, (name, n, text)
-            assert "· Version " in text, (name, n, text)
-        assert "Page 1 of" not in found.structure_text and "· Version" not in found.structure_text, name
+            assert page % {"page": n, "pages": pages} in text, (name, n, text)
+            assert " · " in text, (name, n, text)
+        assert page % {"page": 1, "pages": pages} not in found.structure_text, name
 
 
 # --- The content reads in the order the Markdown says ------------------------------------------
@@ -332,7 +338,8 @@ def source_outline(root: Path, part: str, lang: str | None = None) -> tuple[list
             phrases.append(_plain(_fill(m.group(1), org)))
         for alt in re.findall(r"!\[([^\]]+)\]\(", line):
             phrases.append(pdfua.norm(alt))
-    tail = [("H2", "Contact us"), ("H2", f"About this {kind}")]
+    interface = i18n.translations(Project(REPO), lang or meta.get("lang", "en"))
+    tail = [("H2", interface.gettext("Contact us")), ("H2", interface.gettext(f"About this {kind}"))]
     return headings + tail, phrases + [t for _, t in tail]
 
 
