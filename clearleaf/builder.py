@@ -58,8 +58,9 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     out = Path(out)
     styles = [pdf.Style(paper, variant, bleed, crop_marks) for paper in papers]
     problems = Problems()
+    # Every translation is loaded, so a missing language can be answered with the ones there are.
     library = content.load(project, list(ids) if ids else None, list(inserts), problems, pdf.font_characters(),
-                           langs=list(langs) if langs else "all")
+                           langs="all")
     jobs = plan(library, ids, styles, inserts, out, allow_overdue, today, problems, langs)
     _check_writable(out, problems)
     # Every content problem in every file is known by now: report them all at once.
@@ -198,7 +199,7 @@ def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today
     """Return the HTML that would be rendered, with styles inlined, for a browser preview."""
     today = today or date.today()
     problems = Problems()
-    library = content.load(project, [leaflet_id], list(inserts), problems, langs=[lang] if lang else "all")
+    library = content.load(project, [leaflet_id], list(inserts), problems, langs="all")
     source = library.leaflets.get(leaflet_id)
     lang = lang or (source.lang if source else None)
     style = pdf.Style(paper, variant)
@@ -265,8 +266,7 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     today = today or date.today()
     style = pdf.Style(paper, variant)
     problems = Problems()
-    library = content.load(project, [leaflet_id], list(inserts), problems, pdf.font_characters(),
-                           langs=[lang] if lang else "all")
+    library = content.load(project, [leaflet_id], list(inserts), problems, pdf.font_characters(), langs="all")
     source = library.leaflets.get(leaflet_id)
     lang = lang or (source.lang if source else None)
     jobs = plan(library, [leaflet_id], [style], inserts, Path("."), allow_overdue, today, problems,

@@ -1,0 +1,101 @@
+"""Translations as content files, --lang on every command, one language per handout."""
+
+from __future__ import annotations
+
+import shutil
+
+import pikepdf
+import pytest
+
+from helpers import REPO, assert_clean_error, assert_ok, page_texts, run
+from test_handout import FULL, write_patient
+
+
+@pytest.fixture
+def real(tmp_path):
+    """A copy of the repo's own leaflets, with their Spanish and Arabic translations."""
+    for folder in ("leaflets", "templates", "styles", "locales"):
+        shutil.copytree(REPO / folder, tmp_path / "project" / folder)
+    return tmp_path / "project"
+
+
+def test_build_one_language(real, tmp_path):
+    out = tmp_path / "dist"
+    assert_ok(run(real, "build", "dvt", "--lang", "es", "--paper", "a4", "--out", out))
+    assert sorted(p.name for p in (out / "a4").iterdir()) == ["dvt.es.pdf"]
+    texts = page_texts(out / "a4" / "dvt.es.pdf")
+    with pikepdf.open(out / "a4" / "dvt.es.pdf") as doc:
+        assert str(doc.Root.Lang) == "es"
+    assert "Trombosis venosa profunda" in texts[0] and "Llame al 911" in texts[0]
+    for n, text in enumerate(texts, 1):
+        assert f"Página {n} de {len(texts)}" in text and "IR-DVT-001-ES" in text
+
+
+def test_build_with_no_lang_builds_every_language(real, tmp_path):
+    out = tmp_path / "dist"
+    assert_ok(run(real, "build", "dvt", "--paper", "letter", "--out", out))
+    assert sorted(p.name for p in (out / "letter").iterdir()) == ["dvt.ar.pdf", "dvt.es.pdf", "dvt.pdf"]
+
+
+def test_a_missing_language_names_the_ones_there_are(real, tmp_path):
+    result = run(real, "build", "dvt", "--lang", "fr", "--out", tmp_path / "dist")
+    err = assert_clean_error(result, tmp_path / "dist")
+    assert "there is no 'fr' version of dvt" in err and "available in: en, ar, es" in err
+
+
+def test_combined_handout_is_one_language(real, tmp_path):
+    out = tmp_path / "dist"
+    assert_ok(run(real, "build", "dvt", "--insert", "venous-stent", "--lang", "es", "--paper", "a4", "--out", out))
+    texts = page_texts(out / "a4" / "dvt+venous-stent.es.pdf")
+    assert any("IR-DVT-STN-001-ES" in t for t in texts)
+    assert not any("IR-DVT-STN-001 " in t or "Page 1 of" in t for t in texts)
+
+
+def test_handout_and_html_take_lang(real, tmp_path):
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    pdf = tmp_path / "h.pdf"
+    assert_ok(run(real, "handout", "dvt", "--lang", "ar", "--patient", patient, "--out", pdf, "--allow-draft"))
+    with pikepdf.open(pdf) as doc:
+        assert str(doc.Root.Lang) == "ar"
+    html = run(real, "html", "dvt", "--lang", "es")
+    assert_ok(html)
+    assert '<html lang="es"' in html.stdout
+
+
+def test_out_of_date_translation_is_reported_by_list_check_and_build(real, tmp_path):
+    source = real / "leaflets" / "dvt.md"
+    source.write_text(source.read_text("utf-8").replace('version: "0.1"', 'version: "0.2"'), "utf-8")
+    listing = run(real, "list").stdout
+    assert "out of date (translates v0.1)" in listing
+    checked = run(real, "check", "dvt")
+    assert "leaflets/dvt.es.md:" in checked.stdout and "out of date" in checked.stdout
+    built = run(real, "build", "dvt", "--lang", "es", "--paper", "a4", "--out", tmp_path / "dist")
+    assert_ok(built)
+    assert "out of date: translates version 0.1, but leaflets/dvt.md is version 0.2" in built.stderr
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("lang: es", "lang: fr"), "lang must be 'es', as in the file name"),
+    (('translation_of: "0.1"\n', ""), "a translation needs 'translation_of'"),
+])
+def test_translation_front_matter_is_checked(real, tmp_path, edit, message):
+    path = real / "leaflets" / "dvt.es.md"
+    path.write_text(path.read_text("utf-8").replace(*edit), "utf-8")
+    err = assert_clean_error(run(real, "build", "dvt", "--out", tmp_path / "dist"), tmp_path / "dist")
+    assert "leaflets/dvt.es.md:" in err and message in err
+
+
+def test_translation_of_an_unknown_leaflet(real, tmp_path):
+    (real / "leaflets" / "nothing.es.md").write_text("---\n---\n", "utf-8")
+    err = assert_clean_error(run(real, "build", "--out", tmp_path / "dist"), tmp_path / "dist")
+    assert "'nothing.es.md' is not a translation of a leaflet" in err
+
+
+def test_emergency_number_comes_from_the_config_in_every_language(real, tmp_path):
+    org = real / "leaflets" / "org.yaml"
+    org.write_text(org.read_text("utf-8").replace('emergency_number: "911"', 'emergency_number: "112"'), "utf-8")
+    out = tmp_path / "dist"
+    assert_ok(run(real, "build", "dvt", "--paper", "a4", "--out", out))
+    for name in ("dvt.pdf", "dvt.es.pdf", "dvt.ar.pdf"):
+        first = page_texts(out / "a4" / name)[0]
+        assert "112" in first and "911" not in first, name
