@@ -260,6 +260,8 @@ def test_privacy_the_name_is_nowhere_but_the_pdf(project, tmp_path, monkeypatch)
             assert DISTINCT.encode() not in path.read_bytes(), path
     assert list(private_tmp.iterdir()) == []
     assert pdfs_and_parts(out) == [out / "h.pdf"]
-    # The default file name comes from the reference.
+    # The default file name comes from the reference, under dist/handouts/ of the working folder.
+    monkeypatch.chdir(tmp_path)
     assert_ok(handout(project, "--patient", patient))
-    assert EMERGENCY  # fixture org in use
+    assert (tmp_path / "dist" / "handouts" / "MRN-0042.pdf").is_file()
+    assert EMERGENCY in page_texts(tmp_path / "dist" / "handouts" / "MRN-0042.pdf")[0]
