@@ -26,9 +26,9 @@ from .errors import Problem, RenderError
 PAPERS = ("a4", "letter")
 # Fonts come from Python packages, never from the system, so every machine prints the same.
 # Atkinson Hyperlegible was designed with the Braille Institute for low-vision readers.
-# Noto Sans and Noto Sans Arabic are fallbacks for what Atkinson lacks, such as Vietnamese
+# Noto Sans and IBM Plex Sans Arabic are fallbacks for what Atkinson lacks, such as Vietnamese
 # and Arabic patients' names; styles/common.css lists the three in this order.
-FONT_FAMILIES = ("Atkinson Hyperlegible", "Noto Sans", "Noto Sans Arabic")
+FONT_FAMILIES = ("Atkinson Hyperlegible", "Noto Sans", "IBM Plex Sans Arabic")
 POOL_MIN_JOBS = 10
 PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "attachments": None, "presentational_hints": False}
 
@@ -53,8 +53,10 @@ def font_face_css() -> str:
 
 
 def _upright_files(name: str) -> list:
-    # Clear print has no italics, so italic faces are never offered to the layout.
-    return [f for f in fontpkg.family(name).files if f.style == "normal"]
+    # Clear print has no italics, and the styles use only regular and bold, so other faces are
+    # never offered to the layout.
+    return [f for f in fontpkg.family(name).files
+            if f.style == "normal" and (f.variable or f.weight in (400, 700))]
 
 
 @lru_cache(maxsize=1)
