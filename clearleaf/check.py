@@ -320,7 +320,7 @@ def read_document(leaflet: Leaflet, org: dict) -> Document:
     first = end + 2
     try:
         # Org values are single lines, so filling them in keeps every line where it was.
-        body = content.CONTENT_ENV.from_string(body).render(org=public_org(org))
+        body = content.CONTENT_ENV.from_string(body).render(org=public_org(org, leaflet.lang))
     except TemplateError:
         pass  # content.load has already reported it
     blocks = [Block("title", leaflet.title, leaflet.lines.get("title", 2)),
@@ -953,6 +953,11 @@ def check(project: Project, ids=None, today: date | None = None) -> list[Report]
                    f"out of date: translates version {leaflet.meta['translation_of']}, but {source.shown} "
                    f"is version {source.meta['version']}",
                    "update the translation, then set translation_of to the source's version")
+        if leaflet.translated and leaflet.lang not in library.org.get("languages", {}):
+            fc.add(WARNING, leaflet.lines.get("lang"),
+                   f"leaflets/org.yaml gives no '{leaflet.lang}' details, so the department, phone labels, "
+                   "hours and other-formats sentence print in the source language",
+                   f"add them under languages: {leaflet.lang}: in leaflets/org.yaml")
         reports[leaflet.shown] = report
     reports[org_shown].findings += org_findings
     for problem in problems.items:

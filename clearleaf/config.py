@@ -28,7 +28,13 @@ SETTING_KEYS = {
     "issue_log": "where the record of issued handouts is kept (default records/issued.jsonl)",
     "leaflet_url": "each leaflet's web address, with {id} for its id; printed with a QR code",
     "checks": "thresholds and the glossary for `build.py check`",
+    "languages": "the organisation details in other languages (department, other_formats, phone labels "
+                 "and hours), by language tag",
 }
+# What may be said again in another language. The name, website, phone numbers and the
+# emergency number stay the same in every language.
+TRANSLATABLE_KEYS = ("department", "other_formats")
+TRANSLATABLE_PHONE_KEYS = ("label", "hours")
 SMTP_KEYS = ("host", "port", "security", "user", "from")
 SMTP_SECURITY = ("starttls", "tls", "none")
 DEFAULT_ISSUE_LOG = "records/issued.jsonl"
@@ -159,6 +165,8 @@ def check_org(project: Project, problems: Problems) -> dict:
             org[key] = _check_phones(node, shown, problems)
         elif key == "smtp":
             org[key] = _check_smtp(node, shown, problems)
+        elif key == "languages":
+            org[key] = _check_languages(node, shown, problems)
         elif key == "checks":
             # Checked by check.py, which knows the settings; keep the line for its messages.
             org[key] = {"line": line, "value": node_value(node)}
@@ -198,12 +206,55 @@ def leaflet_url(org: dict, leaflet_id: str) -> str | None:
     return url.replace("{id}", leaflet_id) if url else None
 
 
-def public_org(org: dict) -> dict:
-    """Return the organisation details leaflets and templates may print (not the settings)."""
+def public_org(org: dict, lang: str | None = None) -> dict:
+    """Return the organisation details leaflets and templates may print (not the settings),
+    in lang where org.yaml gives them in that language."""
     details = {k: v for k, v in org.items() if k in ORG_KEYS}
+    said = org.get("languages", {}).get(lang or "", {})
+    details.update({k: v for k, v in said.items() if k in TRANSLATABLE_KEYS})
+    if "phones" in details:
+        details["phones"] = {pid: {**phone, **said.get("phones", {}).get(pid, {})}
+                             for pid, phone in details["phones"].items()}
     if "other_formats" in details:
-        details["other_formats"] = other_formats(org)
+        details["other_formats"] = other_formats(details)
     return details
+
+
+def _check_languages(node, shown: str, problems: Problems) -> dict:
+    """Check languages: in org.yaml: per language tag, the translatable details only."""
+    from .schema import LANG_RE
+
+    languages: dict = {}
+    for lang, lnode, line in mapping_items(node, shown, 1, problems, "languages"):
+        if not LANG_RE.match(lang):
+            problems.add(shown, line, f"'{lang}' is not a language tag", "use a tag such as es or ar")
+            continue
+        said: dict = {}
+        for key, vnode, vline in mapping_items(lnode, shown, 1, problems, f"languages.{lang}"):
+            if key == "phones":
+                said["phones"] = {}
+                for pid, pnode, pline in mapping_items(vnode, shown, 1, problems, f"languages.{lang}.phones"):
+                    entry = {}
+                    for pkey, pv, pvline in mapping_items(pnode, shown, 1, problems, f"languages.{lang}.phones.{pid}"):
+                        if pkey not in TRANSLATABLE_PHONE_KEYS:
+                            problems.add(shown, pvline, f"'{pkey}' cannot be translated in languages.{lang}.phones.{pid}",
+                                         "translate only label and hours; the number is the same in every language")
+                        elif not isinstance(pv, yaml.ScalarNode) or not pv.value.strip():
+                            problems.add(shown, pvline, f"languages.{lang}.phones.{pid}.{pkey} must be text",
+                                         "write it on one line")
+                        else:
+                            entry[pkey] = pv.value.strip()
+                    said["phones"][pid] = entry
+            elif key not in TRANSLATABLE_KEYS:
+                problems.add(shown, vline, f"'{key}' cannot be translated in languages.{lang}",
+                             f"translate only {', '.join(TRANSLATABLE_KEYS)} and phone labels and hours; "
+                             "the name, website and numbers stay the same")
+            elif not isinstance(vnode, yaml.ScalarNode) or not vnode.value.strip():
+                problems.add(shown, vline, f"languages.{lang}.{key} must be text", "write it on one line")
+            else:
+                said[key] = vnode.value.strip()
+        languages[lang] = said
+    return languages
 
 
 def _check_smtp(node, shown: str, problems: Problems) -> dict:

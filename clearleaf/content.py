@@ -229,7 +229,8 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     body = "\n".join(lines[end + 1:])
     body_first = end + 2
     rtl = i18n.is_rtl(meta.get("lang", "en")) if meta.get("lang") else False
-    rendered = _render_placeholders(body, org, shown, body_first, local, RTL_CONTENT_ENV if rtl else CONTENT_ENV)
+    rendered = _render_placeholders(body, public_org(org, meta.get("lang")), shown, body_first, local,
+                                    RTL_CONTENT_ENV if rtl else CONTENT_ENV)
     # Even when a placeholder is wrong, check the Markdown too, so every problem shows in one run.
     (lead, html), callouts = _markdown(project, body if rendered is None else rendered, shown, body_first, local,
                                        warnings)
@@ -302,8 +303,8 @@ RTL_CONTENT_ENV = _content_env(isolate=True)
 
 def _render_placeholders(body: str, org: dict, shown: str, first: int, problems: Problems,
                          env: SandboxedEnvironment = CONTENT_ENV) -> str | None:
-    """Fill {{ org.key }} placeholders; report each unknown one with its line."""
-    context = {"org": public_org(org)}
+    """Fill {{ org.key }} placeholders (org: the printable details); report each unknown one with its line."""
+    context = {"org": org}
     try:
         tree = CONTENT_ENV.parse(body)
     except TemplateSyntaxError as exc:

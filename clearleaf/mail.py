@@ -166,9 +166,10 @@ def compose(project: Project, org: dict, parts: list, pdf: bytes, filename: str,
                      "use letters, digits, '-', '_' and '.', ending in .pdf (e.g. the record reference)")
     if encrypted is None:
         encrypted = _is_encrypted(pdf)
+    printable = public_org(org, parts[0].lang)
     context = {
-        "org": public_org(org),
-        "phone": next(iter(org.get("phones", {}).values()), None),
+        "org": printable,
+        "phone": next(iter(printable.get("phones", {}).values()), None),
         "leaflet": _part(parts[0]),
         "inserts": [_part(p) for p in parts[1:]],
         "encrypted": encrypted,

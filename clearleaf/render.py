@@ -172,7 +172,7 @@ def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, t
         "keywords": ", ".join([p.meta["code"] for p in parts] + [p.title for p in parts]),
     }
     context = {
-        "org": public_org(org),
+        "org": public_org(org, first.lang),
         "doc": doc,
         "paper": paper,
         "parts": [Part(p, draft=p.meta["status"] == "draft", overdue=p.is_overdue(today), first=(n == 0),

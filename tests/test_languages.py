@@ -99,3 +99,36 @@ def test_emergency_number_comes_from_the_config_in_every_language(real, tmp_path
     for name in ("dvt.pdf", "dvt.es.pdf", "dvt.ar.pdf"):
         first = page_texts(out / "a4" / name)[0]
         assert "112" in first and "911" not in first, name
+
+
+def test_org_details_print_in_the_leaflets_language(real, tmp_path):
+    out = tmp_path / "dist"
+    assert_ok(run(real, "build", "dvt", "--lang", "es", "--paper", "a4", "--out", out))
+    text = " ".join(page_texts(out / "a4" / "dvt.es.pdf"))
+    assert "Radiología Intervencionista" in text and "Enfermeras de radiología intervencionista" in text
+    assert "De lunes a viernes" in text and "Este folleto está disponible en letra grande" in text
+    # What is the same in every language stays as it is.
+    assert "(555) 010-0142" in text and "Riverside General Hospital" in text
+    assert "Monday to Friday" not in text
+
+
+@pytest.mark.parametrize("block,message", [
+    ("languages:\n  es:\n    emergency_number: \"000\"\n", "'emergency_number' cannot be translated in languages.es"),
+    ("languages:\n  es:\n    phones:\n      team:\n        number: \"1\"\n",
+     "'number' cannot be translated in languages.es.phones.team"),
+    ("languages:\n  spanish language:\n    department: x\n", "'spanish language' is not a language tag"),
+])
+def test_org_languages_are_checked(real, tmp_path, block, message):
+    org = real / "leaflets" / "org.yaml"
+    text = org.read_text("utf-8")
+    org.write_text(text[: text.index("\nlanguages:")] + "\n" + block, "utf-8")
+    err = assert_clean_error(run(real, "build", "dvt", "--out", tmp_path / "dist"), tmp_path / "dist")
+    assert "leaflets/org.yaml:" in err and message in err
+
+
+def test_check_warns_when_org_details_lack_a_language(real):
+    org = real / "leaflets" / "org.yaml"
+    text = org.read_text("utf-8")
+    org.write_text(text[: text.index("\nlanguages:")] + "\n", "utf-8")
+    result = run(real, "check", "dvt")
+    assert "leaflets/dvt.es.md:" in result.stdout and "gives no 'es' details" in result.stdout
