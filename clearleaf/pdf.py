@@ -24,6 +24,9 @@ from .config import Project
 from .errors import Problem, RenderError
 
 PAPERS = ("a4", "letter")
+# Characters of right-to-left scripts (Hebrew, Arabic and their presentation forms).
+RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
+ISOLATES_RE = re.compile("[\u2066-\u2069]")  # bidi isolates: invisible, and noise to a screen reader
 # Fonts come from Python packages, never from the system, so every machine prints the same.
 # Atkinson Hyperlegible was designed with the Braille Institute for low-vision readers.
 # Noto Sans and IBM Plex Sans Arabic are fallbacks for what Atkinson lacks, such as Vietnamese
@@ -333,6 +336,49 @@ def artifact_page_furniture(document, pdf) -> None:
         refs = parent_tree["Nums"][2 * number + 1]
         for mcid in mcids:
             refs[mcid] = "null"
+
+
+def _actual_text_for_rtl(stream_class):
+    """Give each right-to-left text run an /ActualText with its words in reading order.
+
+    WeasyPrint draws Arabic in visual order, and a ligature's /ToUnicode entry holds its letters
+    in the wrong order, so a screen reader or a copy would get garbled words. PDF/UA-1 (7.2)
+    allows /ActualText on marked content for exactly this; WeasyPrint 70 has no hook for it, so
+    its Stream.marked is wrapped (once, at import) for text boxes holding right-to-left text.
+    """
+    import pydyf
+    from weasyprint.formatting_structure.boxes import TextBox
+
+    original = stream_class.marked
+    if getattr(original, "clearleaf", False):
+        return
+
+    @contextmanager
+    def marked(self, box, tag):
+        if self._tags is None or not isinstance(box, TextBox) or not RTL_RE.search(box.text):
+            with original(self, box, tag):
+                yield
+            return
+        mcid = len(self._tags)
+        self._tags[box] = {"tag": tag, "mcid": mcid}
+        pydyf.Stream.begin_marked_content(
+            self, tag, pydyf.Dictionary({"MCID": mcid, "ActualText": pydyf.String(ISOLATES_RE.sub("", box.text))}))
+        try:
+            yield
+        finally:
+            pydyf.Stream.end_marked_content(self)
+
+    marked.clearleaf = True
+    stream_class.marked = marked
+
+
+def _install_rtl_actual_text():
+    from weasyprint.pdf.stream import Stream
+
+    _actual_text_for_rtl(Stream)
+
+
+_install_rtl_actual_text()
 
 
 class _Collect(logging.Handler):

@@ -234,6 +234,7 @@ class Marked:
     mcid: int
     tag: str
     text: str = ""
+    actual: bool = False  # the text came from the sequence's /ActualText (what a screen reader says)
 
 
 @dataclass
@@ -296,6 +297,9 @@ class _ContentReader:
                         content.duplicates.append(mcid)
                     seen_here.add(mcid)
                     item = Marked((owner, mcid), number, mcid, tag[1:])
+                    if "/ActualText" in props:
+                        # PDF/UA-1 7.2: /ActualText replaces the glyphs' text for assistive technology.
+                        item.text, item.actual = str(props.ActualText), True
                     content.marked.append(item)
                     by_key.setdefault(item.key, item)
                     stack.append(item)
@@ -339,7 +343,8 @@ class _ContentReader:
                     if text:
                         content.artifact_text.append(text)
                 elif marked is not None:
-                    marked.text += text
+                    if not marked.actual:
+                        marked.text += text
                 else:
                     content.untagged.append(text or {"Do": "an image", "sh": "a shading"}.get(op, "a path"))
 

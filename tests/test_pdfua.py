@@ -277,7 +277,7 @@ def test_the_footer_problem_is_exactly_the_margin_boxes(every_pdf):
             continue
         lang = _parts(name)[2]
         if lang in RTL:
-            continue  # Arabic text comes back in visual order: see the known gap below
+            continue  # artifacts carry no /ActualText, so Arabic footer glyphs read in visual order
         page = i18n.translations(Project(REPO), lang).gettext("Page %(page)s of %(pages)s")
         for n, text in enumerate(found.margin_text, 1):
             assert page % {"page": n, "pages": pages} in text, (name, n, text)
@@ -371,40 +371,22 @@ def _in_order(text: str, phrases: list[str]) -> None:
 RTL = ("ar", "he", "fa", "ur")
 
 
-def logical(text: str) -> str:
-    """Turn one line of right-to-left text drawn in visual order back into reading order: reverse
-    it, then put each left-to-right run (Latin, digits) back the right way round."""
-    flipped = text[::-1]
-    return re.sub(r"[A-Za-z0-9][A-Za-z0-9 .,:()/+-]*[A-Za-z0-9)]|[A-Za-z0-9]", lambda m: m.group(0)[::-1], flipped)
-
-
-@pytest.mark.parametrize("name", [n for n in NAMES if _parts(n)[2] not in RTL] + [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=(
-        "KNOWN GAP (issue 5): WeasyPrint draws Arabic in visual order with no /ActualText, so the text "
-        "a tag-tree reader extracts is reversed line by line; viewers and screen readers reorder it, "
-        "this test's plain string search cannot. Fix: /ActualText on RTL spans, or bidi-aware extraction.")))
-    for n in NAMES if _parts(n)[2] in RTL])
+@pytest.mark.parametrize("name", NAMES)
 def test_structure_tree_reads_the_markdown_in_order(every_pdf, name):
     root, parts, lang = _parts(name)
     phrases = [p for part in parts for p in source_outline(root, part, lang)[1]]
     _in_order(facts(every_pdf[name]).structure_text, phrases)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if _parts(n)[2] not in RTL] + [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=(
-        "KNOWN GAP (issue 5): in Arabic PDFs a ligature glyph (theh+reh, lam+alef) maps back through "
-        "/ToUnicode with its letters in the wrong order, e.g. 'تخثر الأوردة' reads 'تخرث األوردة', so "
-        "extracted headings differ from the source. Fix: /ActualText on RTL spans.")))
-    for n in NAMES if _parts(n)[2] in RTL])
+@pytest.mark.parametrize("name", NAMES)
 def test_headings_are_the_markdown_headings(every_pdf, name):
     root, parts, lang = _parts(name)
     expected = [h for part in parts for h in source_outline(root, part, lang)[0]]
     if name in HANDOUTS:
         expected.insert(1, ("H2", "Your details"))  # templates/your-details.html, on page 1 only
-    found = facts(every_pdf[name]).headings
-    if lang in RTL:
-        found = [(tag, logical(text)) for tag, text in found]
-    assert found == expected
+    # Right-to-left runs carry /ActualText in reading order (clearleaf/pdf.py), which is what
+    # a screen reader says and what the checker reads.
+    assert facts(every_pdf[name]).headings == expected
 
 
 def test_fixture_leaflet_reads_in_source_order(built):
