@@ -9,7 +9,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import content, i18n, pdf, render
+from . import content, i18n, pdf, records, render
 from .config import Project
 from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError
@@ -254,6 +254,13 @@ class Handout:
     job: Job
     pdf: bytes
     patient: object
+    issue_log: Path  # from the org config the handout was rendered with
+
+    def record(self, channel: str, **extra) -> None:
+        """Append this handout to the issue log: versions and reference, never the patient."""
+        records.append(self.issue_log, records.entry(channel, self.job.paper, self.job.parts,
+                                                     self.patient.reference, variant=self.job.style.variant,
+                                                     **extra))
 
 
 def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: list, paths: list[Path],
@@ -288,7 +295,9 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
         job.pages = rendered.pages
         _check_first_page(job, rendered, problems, personalised=True)
     problems.raise_if_any(RenderError)
-    return [Handout(job, rendered.pdf, patient) for job, rendered, patient in zip(made, results, patients, strict=True)]
+    log = records.log_path(project, library.org)
+    return [Handout(job, rendered.pdf, patient, log)
+            for job, rendered, patient in zip(made, results, patients, strict=True)]
 
 
 def handout_name(leaflet_id: str, patient) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, builder, handout, mail, printing, records
+from . import __version__, builder, handout, mail, printing
 from .config import Project, check_org, default_root
 from .errors import ClearleafError, Problems
 from .pdf import PAPERS, VARIANTS, check_bleed, font_characters, write_atomic
@@ -167,18 +167,11 @@ def _render_one(project, leaflet_id, inserts, paper, patient_file, out_path, all
     """Load one patient file and render their handout in memory."""
     today = date.today()
     patient = handout.load_patient(Path(patient_file), today, font_characters())
-    path = Path(out_path) if out_path else None
-    made = builder.handouts(project, leaflet_id, inserts, paper, [patient],
-                            [path or Path("dist/handouts") / builder.handout_name(leaflet_id, patient)],
+    path = Path(out_path) if out_path else Path("dist/handouts") / builder.handout_name(leaflet_id, patient)
+    made = builder.handouts(project, leaflet_id, inserts, paper, [patient], [path],
                             allow_overdue, allow_draft, today, variant, lang)
     return made[0]
 
-
-def _record(project, channel, item, **extra):
-    org = check_org(project, Problems())
-    records.append(records.log_path(project, org),
-                   records.entry(channel, item.job.paper, item.job.parts, item.patient.reference,
-                                 variant=item.job.style.variant, **extra))
 
 
 @cli.command(name="handout")
@@ -221,7 +214,7 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
                                     allow_overdue, allow_draft, today, variant, lang)
         for item in made:
             write_atomic(item.job.path, item.pdf, mode=0o600)  # it carries patient details
-            _record(project, "save", item)
+            item.record("save")
     except ClearleafError as exc:
         _fail(exc)
     for item in made:
@@ -254,7 +247,7 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
                            variant, lang)
         # The job name is the leaflet code: queue listings are seen by others.
         job = printing.print_pdf(item.pdf, printer, paper, copies, duplex, title=item.job.parts[0].meta["code"])
-        _record(project, "print", item, copies=copies, duplex=duplex, printer=printer, job=job)
+        item.record("print", copies=copies, duplex=duplex, printer=printer, job=job)
     except ClearleafError as exc:
         _fail(exc)
     sides = "two-sided" if duplex else "one-sided"
@@ -306,7 +299,7 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
             mail.write_eml(message, eml)
         else:
             mail.send(message, settings, os.environ.get("SMTP_PASSWORD"))
-        _record(project, "email", item, encrypted=encrypt, delivery="eml" if eml else "smtp")
+        item.record("email", encrypted=encrypt, delivery="eml" if eml else "smtp")
     except ClearleafError as exc:
         _fail(exc)
     protected = ", password-protected" if encrypt else ""
