@@ -398,23 +398,11 @@ class Tagged:
     fonts: dict[tuple, Font]
     problems: list[Problem]  # found while walking (structure rule)
 
-    def text(self, index: int) -> str:
-        """The text of an element and everything under it, in logical order."""
-        parts = []
-        for kind, value in self.elements[index].order:
-            if kind == "mcid":
-                m = self.marked.get(value)
-                if m is not None:
-                    parts.append(m.text)
-            elif kind == "elem":
-                parts.append(self.text(value))
-        return norm(" ".join(parts))
-
-    def spoken(self, index: int) -> str:
-        """What a screen reader says for an element: its /ActualText or /Alt if it has one, else
-        its content, with the same rule applied to everything under it."""
+    def text(self, index: int, replacements: tuple = ()) -> str:
+        """The text of an element and everything under it, in logical order; an element with
+        one of the replacement entries (e.g. /Alt) reads as that entry instead."""
         obj = self.elements[index].obj
-        for replacement in ("/ActualText", "/Alt"):
+        for replacement in replacements:
             if replacement in obj:
                 return norm(str(obj[replacement]))
         parts = []
@@ -424,8 +412,13 @@ class Tagged:
                 if m is not None:
                     parts.append(m.text)
             elif kind == "elem":
-                parts.append(self.spoken(value))
+                parts.append(self.text(value, replacements))
         return norm(" ".join(parts))
+
+    def spoken(self, index: int) -> str:
+        """What a screen reader says for an element: its /ActualText or /Alt if it has one, else
+        its content, with the same rule applied to everything under it."""
+        return self.text(index, ("/ActualText", "/Alt"))
 
     def logical_keys(self, skip=("Lbl", "Figure", "Formula")) -> list[tuple]:
         """Every MCID the tree references, in depth-first order, leaving out skipped types."""
