@@ -249,31 +249,45 @@ def listing(project: Project, today: date | None = None) -> tuple[list[Row], lis
 
 @dataclass
 class Handout:
-    """One personalised handout, rendered in memory: where it would be saved, and its bytes."""
+    """One personalised handout, rendered in memory: its job, its bytes, and what delivery needs.
+
+    It is delivered (saved, printed, e-mailed, downloaded) only through deliver.deliver, which
+    records it in issue_log.
+    """
 
     job: Job
     pdf: bytes
     patient: object
     issue_log: Path  # from the org config the handout was rendered with
-
-    def record(self, channel: str, **extra) -> None:
-        """Append this handout to the issue log: versions and reference, never the patient."""
-        records.append(self.issue_log, records.entry(channel, self.job.paper, self.job.parts,
-                                                     self.patient.reference, variant=self.job.style.variant,
-                                                     **extra))
+    project: Project
+    org: object      # the organisation config it was rendered with (read once per run)
 
 
-def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: list, paths: list[Path],
+def handout_library(project: Project, leaflet_id: str, inserts=(), problems: Problems | None = None) -> Library:
+    """Load what one handout needs: the leaflet and the inserts, in every language."""
+    problems = problems if problems is not None else Problems()
+    return content.load(project, [leaflet_id], list(inserts), problems, pdf.font_characters(), langs="all")
+
+
+def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: list, paths: list[Path] | None = None,
              allow_overdue: bool = False, allow_draft: bool = False, today: date | None = None,
-             variant: str = "standard", lang: str | None = None) -> list[Handout]:
+             variant: str = "standard", lang: str | None = None, *, library: Library | None = None,
+             render_all=None) -> list[Handout]:
     """Render one personalised handout per patient, in memory; nothing is written here.
 
     It is in lang, or in the leaflet's own language; every insert must exist in that language.
+    paths are where each would be saved (default: named after the reference). library is content
+    already loaded (the desk keeps one); render_all renders (style, html) pairs (the desk's warm
+    workers; default pdf.render_all).
     """
     today = today or date.today()
     style = pdf.Style(paper, variant)
     problems = Problems()
-    library = content.load(project, [leaflet_id], list(inserts), problems, pdf.font_characters(), langs="all")
+    if library is None:
+        library = handout_library(project, leaflet_id, inserts, problems)
+    elif leaflet_id not in library.leaflets:
+        problems.add(f"leaflets/{leaflet_id}.md", None, f"there is no valid leaflet '{leaflet_id}'",
+                     "choose a leaflet from the list, or fix its file (build.py check names the problem)")
     source = library.leaflets.get(leaflet_id)
     lang = lang or (source.lang if source else None)
     jobs = plan(library, [leaflet_id], [style], inserts, Path("."), allow_overdue, today, problems,
@@ -286,17 +300,19 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
                              "(for training: every page is marked DRAFT)")
     problems.raise_if_any(ContentError)
     parts = jobs[0].parts
+    if paths is None:
+        paths = [Path(handout_name(leaflet_id, patient)) for patient in patients]
     made = [Job(style, parts, path) for path in paths]
     for job, patient in zip(made, patients, strict=True):
         job.html = render.render_html(project, library.org, parts, paper, today, patient=patient.as_context(),
                                       lang=job.lang)
-    results = pdf.render_all(project, [(job.style, job.html) for job in made])
+    results = (render_all or pdf.render_all)(project, [(job.style, job.html) for job in made])
     for job, rendered in zip(made, results, strict=True):
         job.pages = rendered.pages
         _check_first_page(job, rendered, problems, personalised=True)
     problems.raise_if_any(RenderError)
     log = records.log_path(project, library.org)
-    return [Handout(job, rendered.pdf, patient, log)
+    return [Handout(job, rendered.pdf, patient, log, project, library.org)
             for job, rendered, patient in zip(made, results, patients, strict=True)]
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from . import __version__, builder, handout, mail, printing
-from .config import Project, check_org, default_root
+from . import __version__, builder, deliver, handout
+from .config import Project, default_root
 from .errors import ClearleafError, Problems
-from .pdf import PAPERS, VARIANTS, check_bleed, font_characters, write_atomic
+from .pdf import PAPERS, VARIANTS, check_bleed, font_characters
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -162,16 +162,21 @@ def _handout_options(f):
     return f
 
 
-def _render_one(project, leaflet_id, inserts, paper, patient_file, out_path, allow_draft, allow_overdue, variant,
-                lang):
+def _library(project, leaflet_id, inserts):
+    """Load org.yaml, the leaflet and its inserts once for the run; raise every problem at once."""
+    problems = Problems()
+    library = builder.handout_library(project, leaflet_id, inserts, problems)
+    problems.raise_if_any()
+    return library
+
+
+def _render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue, variant, lang,
+                library=None):
     """Load one patient file and render their handout in memory."""
     today = date.today()
     patient = handout.load_patient(Path(patient_file), today, font_characters())
-    path = Path(out_path) if out_path else Path("dist/handouts") / builder.handout_name(leaflet_id, patient)
-    made = builder.handouts(project, leaflet_id, inserts, paper, [patient], [path],
-                            allow_overdue, allow_draft, today, variant, lang)
-    return made[0]
-
+    return builder.handouts(project, leaflet_id, inserts, paper, [patient], None, allow_overdue, allow_draft, today,
+                            variant, lang, library=library)[0]
 
 
 @cli.command(name="handout")
@@ -203,23 +208,22 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
     start = time.perf_counter()
     try:
         if patient_file:
-            made = [_render_one(project, leaflet_id, inserts, paper, patient_file, out, allow_draft, allow_overdue,
+            made = [_render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue,
                                 variant, lang)]
+            paths = [out or Path("dist/handouts") / deliver.filename(made[0])]
         else:
             today = date.today()
             patients = handout.load_patients_csv(Path(patients_file), today, font_characters())
-            folder = out or Path("dist/handouts")
-            made = builder.handouts(project, leaflet_id, inserts, paper, patients,
-                                    [folder / builder.handout_name(leaflet_id, p) for p in patients],
-                                    allow_overdue, allow_draft, today, variant, lang)
-        for item in made:
-            write_atomic(item.job.path, item.pdf, mode=0o600)  # it carries patient details
-            item.record("save")
+            made = builder.handouts(project, leaflet_id, inserts, paper, patients, None, allow_overdue, allow_draft,
+                                    today, variant, lang)
+            paths = [(out or Path("dist/handouts")) / deliver.filename(item) for item in made]
+        receipts = [deliver.deliver("save", item, deliver.SaveOptions(path)) for item, path in zip(made, paths)]
     except ClearleafError as exc:
         _fail(exc)
-    for item in made:
-        click.echo(f"wrote {item.job.path} ({item.job.pages} pages)")
-    click.echo(f"saved {len(made)} handout{'s' if len(made) != 1 else ''} in {time.perf_counter() - start:.1f} s")
+    for receipt in receipts:
+        click.echo(f"wrote {receipt.detail} ({receipt.pages} pages)")
+    click.echo(f"saved {len(receipts)} handout{'s' if len(receipts) != 1 else ''} in "
+               f"{time.perf_counter() - start:.1f} s")
 
 
 @cli.command(name="print")
@@ -243,15 +247,13 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         python build.py print dvt --insert venous-stent --patient ann.yaml --printer ward-7 --duplex
     """
     try:
-        item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue,
-                           variant, lang)
-        # The job name is the leaflet code: queue listings are seen by others.
-        job = printing.print_pdf(item.pdf, printer, paper, copies, duplex, title=item.job.parts[0].meta["code"])
-        item.record("print", copies=copies, duplex=duplex, printer=printer, job=job)
+        item = _render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue, variant,
+                           lang)
+        receipt = deliver.deliver("print", item, deliver.PrintOptions(printer, copies, duplex))
     except ClearleafError as exc:
         _fail(exc)
     sides = "two-sided" if duplex else "one-sided"
-    click.echo(f"sent to {printer} as job {job} ({item.job.pages} pages, {copies} "
+    click.echo(f"sent to {printer} as job {receipt.detail} ({receipt.pages} pages, {copies} "
                f"cop{'ies' if copies != 1 else 'y'}, {sides}, {paper})")
 
 
@@ -285,21 +287,15 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         python build.py email dvt --patient ann.yaml --to ann@example.org --eml ann.eml
     """
     try:
-        mail.check_address(to)
-        org = check_org(project, Problems())
-        settings = mail.smtp_settings(org, smtp_host, smtp_port, smtp_ca_file) if not eml else None
-        password = _handout_password() if encrypt else None
-        item = _render_one(project, leaflet_id, inserts, paper, patient_file, None, allow_draft, allow_overdue,
-                           variant, lang)
-        data = mail.encrypt_pdf(item.pdf, password) if encrypt else item.pdf
-        sender = settings.sender if settings else mail.sender_address(org)
-        message = mail.compose(project, org, item.job.parts, data, builder.handout_name(leaflet_id, item.patient),
-                               to, sender, encrypted=encrypt, lang=item.job.lang)
-        if eml:
-            mail.write_eml(message, eml)
-        else:
-            mail.send(message, settings, os.environ.get("SMTP_PASSWORD"))
-        item.record("email", encrypted=encrypt, delivery="eml" if eml else "smtp")
+        # org.yaml (read once), the address and the mail server are checked before anything is rendered.
+        library = _library(project, leaflet_id, inserts)
+        options = deliver.email_options(library.org, to, eml=eml, smtp_host=smtp_host, smtp_port=smtp_port,
+                                        smtp_ca_file=smtp_ca_file, smtp_password=os.environ.get("SMTP_PASSWORD"))
+        if encrypt:
+            options = deliver.encrypted(options, _handout_password())
+        item = _render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue, variant,
+                           lang, library)
+        deliver.deliver("email", item, options)
     except ClearleafError as exc:
         _fail(exc)
     protected = ", password-protected" if encrypt else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, order=True)
@@ -13,6 +13,8 @@ class Problem:
     line: int | None
     message: str
     fix: str
+    # The form field a problem belongs to (e.g. "medication.dose"), so the desk can show it there.
+    field: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -51,8 +53,8 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def add(self, path: str, line: int | None, message: str, fix: str) -> None:
-        self.items.append(Problem(path, line, message, fix))
+    def add(self, path: str, line: int | None, message: str, fix: str, field: str | None = None) -> None:
+        self.items.append(Problem(path, line, message, fix, field))
 
     def extend(self, other: "Problems") -> None:
         self.items.extend(other.items)

@@ -73,45 +73,45 @@ def check_values(raw: dict, shown: str, lines: dict, today: date, problems: Prob
         limits = PATIENT_KEYS.get(top)
         if limits is None or (sub and not isinstance(limits, dict)) or (sub and sub not in limits):
             allowed = [*PATIENT_KEYS] if not sub else [f"{top}.{k}" for k in MEDICATION_KEYS]
-            problems.add(shown, line, f"unknown key '{key}'", _suggest(key, allowed))
+            problems.add(shown, line, f"unknown key '{key}'", _suggest(key, allowed), field=key)
             continue
         if isinstance(limits, dict) and not sub:
             problems.add(shown, line, f"'{key}' must list {', '.join(limits)}",
-                         f"write it as {key}: then indented lines such as 'name: Apixaban'")
+                         f"write it as {key}: then indented lines such as 'name: Apixaban'", field=key)
             continue
         if value is None or (isinstance(value, str) and not value.strip()):
             continue  # not given: the template prints lines to fill in
         if not isinstance(value, str):
-            problems.add(shown, line, f"'{key}' must be text", "write it on one line, in quotes if it has a colon")
+            problems.add(shown, line, f"'{key}' must be text", "write it on one line, in quotes if it has a colon", field=key)
             continue
         limit = limits[sub] if sub else limits
         text = value.strip() if key == "note" else " ".join(value.split())
         if len(text) > limit:
             problems.add(shown, line, f"'{key}' is {len(text)} characters long; the most is {limit}",
-                         "shorten it")
+                         "shorten it", field=key)
             continue
         if CONTROL_RE.search(text):
-            problems.add(shown, line, f"'{key}' contains a control character", "retype it as plain text")
+            problems.add(shown, line, f"'{key}' contains a control character", "retype it as plain text", field=key)
             continue
         if drawable is not None:
             missing = sorted({f"U+{ord(c):04X}" for c in text if ord(c) not in drawable and c not in "\n\r\t"})
             if missing:
                 # The character codes are shown, never the value itself: it may identify the patient.
                 problems.add(shown, line, f"'{key}' has characters the handout fonts cannot print ({', '.join(missing)})",
-                             "write it in Latin, Greek, Cyrillic, Vietnamese or Arabic script")
+                             "write it in Latin, Greek, Cyrillic, Vietnamese or Arabic script", field=key)
                 continue
         if key == "issued":
             if not DATE_RE.match(text):
-                problems.add(shown, line, "'issued' is not a date", "write it as YYYY-MM-DD, e.g. issued: 2026-11-26")
+                problems.add(shown, line, "'issued' is not a date", "write it as YYYY-MM-DD, e.g. issued: 2026-11-26", field=key)
                 continue
             try:
                 text = date.fromisoformat(text)
             except ValueError:
-                problems.add(shown, line, "'issued' is not a real date", "write it as YYYY-MM-DD")
+                problems.add(shown, line, "'issued' is not a real date", "write it as YYYY-MM-DD", field=key)
                 continue
         if key == "reference" and not REFERENCE_RE.match(text):
             problems.add(shown, line, "'reference' must be letters, digits, '-' or '_' (at most 40)",
-                         "use the record's reference number, never the patient's name")
+                         "use the record's reference number, never the patient's name", field=key)
             continue
         if sub:
             values.setdefault(top, {})[sub] = text

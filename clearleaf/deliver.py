@@ -1,0 +1,176 @@
+"""Every way a handout leaves the building: channels of one shape, each recorded in the issue log.
+
+A channel is one function `(handout, options) -> (detail, record)`: it delivers the rendered
+handout (saves it, prints it, e-mails it, hands it to a browser) and returns what the user is
+told (a file path, a print job id, a message id) and what the issue log keeps besides the
+versions and reference. `deliver` is the only way in: it runs the channel, then records it with
+the staff member's user name, and returns a Receipt. Both front ends (the CLI and the desk) call
+it; a new channel (an EHR upload) is one more function registered here.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+from . import mail, printing, records
+from .errors import ClearleafError, Problem
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What one delivery did: the channel, the handout's reference and pages, and its detail."""
+
+    channel: str
+    reference: str | None
+    pages: int
+    detail: str          # the file written, the print job id, the message id or the download name
+    data: bytes | None = None  # download only: the bytes to hand over
+
+
+@dataclass(frozen=True)
+class SaveOptions:
+    """Save to a file on this machine (readable only by its owner: it carries patient details)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    """Hand the PDF to the caller (the desk sends it to the browser), named after the reference."""
+
+
+@dataclass(frozen=True)
+class PrintOptions:
+    """Print on a CUPS queue; server is host:port, or None for CUPS_SERVER or the default."""
+
+    printer: str
+    copies: int = 1
+    duplex: bool = False
+    server: str | None = None
+
+
+@dataclass(frozen=True)
+class EmailOptions:
+    """E-mail as an attachment, or write the message to eml; see email_options() to make one."""
+
+    to: str
+    sender: str
+    smtp: mail.SmtpSettings | None = None   # None when the message is written to eml
+    smtp_password: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)  # the PDF's password; None: not encrypted
+    eml: Path | None = None
+
+
+Channel = Callable[[object, object], tuple[str, dict]]
+CHANNELS: dict[str, tuple[type, Channel]] = {}
+
+
+def channel(name: str, options: type):
+    """Register a channel function under name, taking options of the given type."""
+    def register(fn: Channel) -> Channel:
+        CHANNELS[name] = (options, fn)
+        return fn
+    return register
+
+
+def deliver(name: str, handout, options, staff: str | None = None) -> Receipt:
+    """Deliver a rendered handout through one channel, record it in the issue log, return a Receipt.
+
+    Nothing is recorded when delivery fails: the channel raises a ClearleafError first.
+    """
+    if name not in CHANNELS:
+        raise ValueError(f"unknown channel {name!r}; channels are {', '.join(CHANNELS)}")
+    kind, fn = CHANNELS[name]
+    if not isinstance(options, kind):
+        raise TypeError(f"the {name} channel takes {kind.__name__}, not {type(options).__name__}")
+    detail, extra = fn(handout, options)
+    job = handout.job
+    records.append(handout.issue_log, records.entry(
+        name, job.paper, job.parts, handout.patient.reference, staff=staff or os_user(),
+        variant=job.style.variant, **extra))
+    data = handout.pdf if name == "download" else None
+    return Receipt(name, handout.patient.reference, job.pages, detail, data)
+
+
+def os_user() -> str:
+    """Return who runs this process: the staff member at the command line."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def filename(handout) -> str:
+    """Return the file name a handout is delivered under: its reference, never the patient's name."""
+    from .builder import handout_name
+
+    return handout_name(handout.job.parts[0].id, handout.patient)
+
+
+@channel("save", SaveOptions)
+def save(handout, options: SaveOptions) -> tuple[str, dict]:
+    """Write the PDF atomically, readable only by its owner."""
+    from .pdf import write_atomic
+
+    path = Path(options.path)
+    try:
+        write_atomic(path, handout.pdf, mode=0o600)
+    except OSError as exc:
+        raise ClearleafError([Problem(str(path), None, f"cannot write the handout: {exc.strerror}",
+                                      "choose another --out, or check the folder's permissions and free space")]
+                             ) from None
+    return str(path), {}
+
+
+@channel("download", DownloadOptions)
+def download(handout, options: DownloadOptions) -> tuple[str, dict]:
+    """Hand the bytes over; the caller sends them (named after the reference) to the browser."""
+    return filename(handout), {}
+
+
+@channel("print", PrintOptions)
+def print_(handout, options: PrintOptions) -> tuple[str, dict]:
+    """Pipe the PDF to a CUPS queue; the job is named after the leaflet code, never the patient."""
+    job = printing.print_pdf(handout.pdf, options.printer, handout.job.paper, options.copies, options.duplex,
+                             title=handout.job.parts[0].meta["code"], server=options.server)
+    return job, {"copies": options.copies, "duplex": options.duplex, "printer": options.printer, "job": job}
+
+
+@channel("email", EmailOptions)
+def email(handout, options: EmailOptions) -> tuple[str, dict]:
+    """Attach the PDF (encrypted when a password is given) and send it, or write it to a .eml file."""
+    encrypted = options.password is not None
+    data = mail.encrypt_pdf(handout.pdf, options.password) if encrypted else handout.pdf
+    message = mail.compose(handout.project, handout.org, handout.job.parts, data, filename(handout), options.to,
+                           options.sender, encrypted=encrypted, lang=handout.job.lang)
+    if options.eml:
+        mail.write_eml(message, options.eml)
+        detail = str(options.eml)
+    else:
+        mail.send(message, options.smtp, options.smtp_password)
+        detail = message["Message-ID"]
+    return detail, {"encrypted": encrypted, "delivery": "eml" if options.eml else "smtp"}
+
+
+def email_options(org, to: str, *, eml: Path | None = None,
+                  smtp_host: str | None = None, smtp_port: int | None = None, smtp_ca_file: Path | None = None,
+                  smtp_password: str | None = None) -> EmailOptions:
+    """Check the address and the mail settings before anything is rendered; raise ClearleafError."""
+    address = mail.check_address(to)
+    if eml:
+        return EmailOptions(address, mail.sender_address(org), eml=Path(eml))
+    settings = mail.smtp_settings(org, smtp_host, smtp_port, smtp_ca_file)
+    return EmailOptions(address, settings.sender, settings, smtp_password)
+
+
+def encrypted(options: EmailOptions, password: str) -> EmailOptions:
+    """Return options that protect the PDF with password (AES-256); refuse a short password."""
+    if not isinstance(password, str) or len(password) < mail.MIN_PASSWORD:
+        raise mail.MailError([Problem("password", None, f"the PDF password is shorter than {mail.MIN_PASSWORD} "
+                                      "characters", f"use at least {mail.MIN_PASSWORD} characters, and give it "
+                                      "to the patient separately")])
+    return replace(options, password=password)
