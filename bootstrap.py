@@ -26,9 +26,12 @@ SYSTEM_LIBS = {"libpango-1.0.so.0": "libpango-1.0-0", "libpangoft2-1.0.so.0": "l
                "libfontconfig.so.1": "libfontconfig1"}
 
 # The print tests run a private CUPS scheduler and queue on loopback; the QR tests render a page
-# (pdftoppm) and scan it as a phone would (zbarimg).
+# (pdftoppm) and scan it as a phone would (zbarimg); the desk's browser tests drive Debian's Chromium
+# through Playwright (tests/browser.py). Playwright's own browser download is never used: it needs
+# a host other than the package registries.
 TEST_TOOLS = {"/usr/sbin/cupsd": "cups-daemon", "/usr/bin/lp": "cups-client", "/usr/sbin/lpadmin": "cups-client",
-              "/usr/bin/pdftoppm": "poppler-utils", "/usr/bin/zbarimg": "zbar-tools"}
+              "/usr/bin/pdftoppm": "poppler-utils", "/usr/bin/zbarimg": "zbar-tools",
+              "/usr/bin/chromium": "chromium"}
 
 
 def say(message: str) -> None:

@@ -95,3 +95,4 @@ def cups():
 
     with running_cups("ward") as scheduler:
         yield scheduler
+from browser import chromium_browser  # noqa: F401,E402  real-browser fixture
