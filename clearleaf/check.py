@@ -426,7 +426,8 @@ def load_settings(project: Project, org: dict, findings: list[Finding]) -> Setti
     if entry is None:
         return Settings()
     shown = project.rel(project.leaflets / ORG_FILE)
-    node = _checks_node(project)
+    # config.check_org keeps the YAML node, and with it every setting's line: org.yaml is read once.
+    node = entry.get("node")
 
     def bad(line, message, fix):
         findings.append(Finding(shown, line, ERROR, message, fix))
@@ -455,18 +456,6 @@ def load_settings(project: Project, org: dict, findings: list[Finding]) -> Setti
             "make grade_error at least as high as grade_warning (the defaults are 8 and 6)")
         settings = replace(settings, grade_error=Settings.grade_error, grade_warning=Settings.grade_warning)
     return settings
-
-
-def _checks_node(project: Project):
-    """Return the YAML node of `checks:` in org.yaml, which keeps the line of every setting."""
-    text = read_text(project.leaflets / ORG_FILE, "", Problems()) or ""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    if not isinstance(root, yaml.MappingNode):
-        return None
-    return next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "checks"), None)
 
 
 def _setting_value(spec: Setting, node, shown: str, line: int, bad):
@@ -900,16 +889,11 @@ def check_org_settings(project: Project, org: dict) -> list[Finding]:
     if statement is None:
         return []  # config.check_org has reported it missing
     if "large print" not in " ".join(statement.lower().split()):
-        return [Finding(shown, _org_line(project, "other_formats"), WARNING,
+        return [Finding(shown, (getattr(org, "lines", None) or {}).get("other_formats"), WARNING,
                         "other_formats does not mention large print",
                         "say that large print and other languages are available, and how to ask "
                         "(Accessible Information Standard)")]
     return []
-
-
-def _org_line(project: Project, key: str) -> int | None:
-    text = read_text(project.leaflets / ORG_FILE, "", Problems()) or ""
-    return next((n for n, line in enumerate(text.split("\n"), 1) if re.match(rf"{key}\s*:", line)), None)
 
 
 def check(project: Project, ids=None, today: date | None = None) -> list[Report]:

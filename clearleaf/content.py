@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.admon import admon_plugin
 
 from . import i18n
-from .config import ORG_FILE, Project, check_org, compose, mapping_items, node_value, public_org, read_text
+from .config import ORG_FILE, Org, Project, check_org, compose, mapping_items, node_value, public_org, read_text
 from .errors import Problem, Problems
 from .schema import BY_NAME, FIELDS, ID_RE, LANG_RE, parse_value, suggest
 
@@ -62,7 +62,7 @@ class Library:
     """Everything loaded for one run: the org config, leaflets, inserts and warnings."""
 
     project: Project
-    org: dict
+    org: Org  # leaflets/org.yaml, read once: a Mapping of its values, with typed attributes
     leaflets: dict = field(default_factory=dict)  # id -> the source-language leaflet
     inserts: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
@@ -109,10 +109,9 @@ def load(project: Project, leaflet_ids=None, insert_ids=(), problems: Problems |
     raise_here = problems is None
     problems = Problems() if problems is None else problems
     org = check_org(project, problems)
-    if drawable is not None:
-        org_file = project.leaflets / ORG_FILE
-        if org_file.is_file():
-            check_characters(project.rel(org_file), read_text(org_file, "", Problems()) or "", drawable, problems)
+    if drawable is not None and org.text:
+        # The text check_org read: org.yaml is read once per run.
+        check_characters(project.rel(project.leaflets / ORG_FILE), org.text, drawable, problems)
     library = Library(project, org)
     known_leaflets = available_ids(project, LEAFLET)
     known_inserts = available_ids(project, INSERT)

@@ -15,6 +15,7 @@ import smtplib
 import socket
 import ssl
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -26,7 +27,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyn
 from jinja2.sandbox import SandboxedEnvironment
 
 from . import i18n
-from .config import ORG_FILE, Project, public_org
+from .config import ORG_FILE, Org, Project, public_org
 from .errors import ClearleafError, Problem
 from .pdf import write_atomic
 from .render import install_filters
@@ -49,8 +50,8 @@ class MailError(ClearleafError):
     """A message could not be composed, encrypted, sent or saved."""
 
 
-def _error(where: str, problem: str, fix: str) -> MailError:
-    return MailError([Problem(where, None, problem, fix)])
+def _error(where: str, problem: str, fix: str, line: int | None = None) -> MailError:
+    return MailError([Problem(where, line, problem, fix)])
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,33 @@ class SmtpSettings:
         return f"smtp {host}:{self.port}"
 
 
-def smtp_settings(org: dict, host: str | None = None, port: int | None = None,
+def _smtp_section(org: Mapping) -> tuple[Mapping, Mapping]:
+    """Return org.yaml's smtp section and the line of each key (none for a plain dict).
+
+    Problems config.check_org found in the section are raised here, with their lines, so that
+    code that dropped them (or never ran the build) cannot send with a half-read section.
+    """
+    problems = org.problems_under("smtp") if isinstance(org, Org) else []
+    if problems:
+        raise MailError(problems)
+    lines = org.lines if isinstance(org, Org) else {}
+    return org.get("smtp") or {}, lines
+
+
+def smtp_settings(org: Mapping, host: str | None = None, port: int | None = None,
                   ca_file: Path | None = None) -> SmtpSettings:
-    """Return the SMTP settings from org.yaml's smtp section, with command-line values winning."""
+    """Return the SMTP settings from org.yaml's smtp section, with command-line values winning.
+
+    Every problem names leaflets/org.yaml and, for an Org from config.check_org, the line.
+    """
     shown = f"leaflets/{ORG_FILE}"
-    smtp = org.get("smtp") or {}
+    smtp, lines = _smtp_section(org)
     host = host or smtp.get("host")
     if not host:
+        if "smtp" in org:
+            raise _error(shown, "smtp.host is missing",
+                         "add host: with the mail server's name under smtp:, e.g. host: smtp.example.org, "
+                         "or pass --smtp-host", lines.get("smtp"))
         raise _error(shown, "no mail server is set",
                      "add smtp: with host, port, security, user and from to leaflets/org.yaml, "
                      "or pass --smtp-host")
@@ -84,32 +105,38 @@ def smtp_settings(org: dict, host: str | None = None, port: int | None = None,
     # writing it: plain text is never a fallback.
     security = smtp.get("security", "starttls")
     if security not in DEFAULT_PORTS:
-        raise _error(shown, f"smtp.security '{security}' is not allowed", "use starttls, tls or none")
+        raise _error(shown, f"smtp.security '{security}' is not allowed", "use starttls, tls or none",
+                     lines.get("smtp.security"))
     if security == "none" and not _is_loopback(host):
         raise _error(shown, f"smtp.security is none but the mail server {host} is not on this machine",
-                     "use starttls or tls; none (no encryption) is only for a mail relay on this machine")
-    sender = smtp.get("from")
-    if not sender:
-        raise _error(shown, "smtp.from is missing",
-                     "add the From address, e.g. from: Riverside IR <ir-handouts@riverside.example>")
-    _check_header(sender, shown, "smtp.from")
-    if "@" not in parseaddr(sender)[1]:
-        raise _error(shown, f"smtp.from '{_printable(sender)}' is not an e-mail address",
-                     "write it as Name <address@example.org> or just the address")
+                     "use starttls or tls; none (no encryption) is only for a mail relay on this machine",
+                     lines.get("smtp.security"))
+    sender = _sender(smtp, lines, shown)
+    from_config = not port and smtp.get("port")
     port = int(port or smtp.get("port") or DEFAULT_PORTS[security])
     if not 0 < port < 65536:
-        raise _error(shown, f"smtp port {port} is out of range", "use e.g. 587 (starttls) or 465 (tls)")
+        raise _error(shown, f"smtp port {port} is out of range", "use e.g. 587 (starttls) or 465 (tls)",
+                     lines.get("smtp.port") if from_config else None)
     return SmtpSettings(host, port, security, smtp.get("user") or None, sender,
                         Path(ca_file) if ca_file else None)
 
 
-def sender_address(org: dict) -> str:
+def sender_address(org: Mapping) -> str:
     """Return the From address for a message that is saved, not sent (it needs no mail server)."""
-    sender = (org.get("smtp") or {}).get("from")
+    smtp, lines = _smtp_section(org)
+    return _sender(smtp, lines, f"leaflets/{ORG_FILE}")
+
+
+def _sender(smtp: Mapping, lines: Mapping, shown: str) -> str:
+    sender = smtp.get("from")
     if not sender:
-        raise _error(f"leaflets/{ORG_FILE}", "smtp.from is missing",
-                     "add the From address under smtp:, e.g. from: Riverside IR <ir-handouts@riverside.example>")
-    _check_header(sender, f"leaflets/{ORG_FILE}", "smtp.from")
+        raise _error(shown, "smtp.from is missing",
+                     "add the From address under smtp:, e.g. from: Riverside IR <ir-handouts@riverside.example>",
+                     lines.get("smtp"))
+    _check_header(sender, shown, "smtp.from", lines.get("smtp.from"))
+    if "@" not in parseaddr(sender)[1]:
+        raise _error(shown, f"smtp.from '{_printable(sender)}' is not an e-mail address",
+                     "write it as Name <address@example.org> or just the address", lines.get("smtp.from"))
     return sender
 
 
@@ -122,10 +149,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_header(value: str, where: str, what: str) -> None:
+def _check_header(value: str, where: str, what: str, line: int | None = None) -> None:
     # A newline in a header value would let it start another header.
     if any(ch in value for ch in "\r\n\0"):
-        raise _error(where, f"{what} contains a line break", f"write {what} on one line")
+        raise _error(where, f"{what} contains a line break", f"write {what} on one line", line)
 
 
 def check_address(to: str) -> str:
