@@ -343,5 +343,122 @@ def check_(project, ids, fmt):
         sys.exit(1)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs staff login (desk-user or a trusted proxy).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True, help="Port to listen on.")
+@click.option("--allow-draft", is_flag=True,
+              help="Training mode: draft and overdue leaflets can be chosen (marked DRAFT); every page says so.")
+@click.option("--workers", type=click.IntRange(0, 8), default=2, show_default=True,
+              help="Warm render processes (0: render in the server process).")
+@click.option("--smtp-ca-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Trust this CA certificate for the mail server (e.g. the hospital's internal CA).")
+@click.pass_obj
+def serve(project, host, port, allow_draft, workers, smtp_ca_file):
+    """Run the discharge desk: a web page to make, preview, print and e-mail handouts.
+
+    Open http://127.0.0.1:8750/ on the ward PC. The mail password comes from
+    SMTP_PASSWORD and the CUPS server from CUPS_SERVER, as for the CLI.
+    docs/desk.md explains running it as a service behind a TLS proxy.
+
+    \b
+    Example:
+        python build.py serve
+        python build.py serve --allow-draft            # training
+        python build.py serve --host 0.0.0.0 --port 8750   # needs desk-user or a proxy
+    """
+    from .desk import DeskOptions, serve as run
+
+    options = DeskOptions(host, port, allow_draft, workers, smtp_ca_file, os.environ.get("SMTP_PASSWORD"))
+    try:
+        run(project, options, say=lambda line: click.echo(line, err=True))
+    except ClearleafError as exc:
+        _fail(exc)
+
+
+@cli.group(name="desk-user")
+def desk_user():
+    """Manage the desk's staff logins (argon2 password hashes in desk.users_file).
+
+    \b
+    Example:
+        python build.py desk-user add a.patel
+        python build.py desk-user list
+        python build.py desk-user remove a.patel
+    """
+
+
+def _users_file(project) -> Path:
+    from .config import load_org
+
+    return project.root / load_org(project).desk.users_file
+
+
+@desk_user.command(name="add")
+@click.argument("name")
+@click.pass_obj
+def desk_user_add(project, name):
+    """Add a staff user, or change their password (asked for twice, never echoed).
+
+    \b
+    Example:
+        python build.py desk-user add a.patel
+    """
+    from . import staff
+
+    try:
+        staff.check_name(name)
+        path = _users_file(project)
+        password = os.environ.get("DESK_PASSWORD")
+        if password is None:
+            if not sys.stdin.isatty():
+                raise click.UsageError("run it in a terminal to type the password (or set DESK_PASSWORD)")
+            password = click.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+        new = staff.set_user(path, name, password)
+    except ClearleafError as exc:
+        _fail(exc)
+    click.echo(f"{'added' if new else 'changed the password of'} {name} in {project.rel(path)}; "
+               "restart the desk to use it")
+
+
+@desk_user.command(name="remove")
+@click.argument("name")
+@click.pass_obj
+def desk_user_remove(project, name):
+    """Remove a staff user.
+
+    \b
+    Example:
+        python build.py desk-user remove a.patel
+    """
+    from . import staff
+
+    try:
+        path = _users_file(project)
+        staff.remove_user(path, name)
+    except ClearleafError as exc:
+        _fail(exc)
+    click.echo(f"removed {name} from {project.rel(path)}; restart the desk to sign them out")
+
+
+@desk_user.command(name="list")
+@click.pass_obj
+def desk_user_list(project):
+    """List the staff users.
+
+    \b
+    Example:
+        python build.py desk-user list
+    """
+    from . import staff
+
+    try:
+        users = staff.read_users(_users_file(project))
+    except ClearleafError as exc:
+        _fail(exc)
+    for name in sorted(users):
+        click.echo(name)
+
+
 def main():
     cli(prog_name="build.py")

@@ -439,6 +439,56 @@ def _render_in_worker(style: Style, html: str) -> Rendered:
     return renderers[style].render(html)
 
 
+WARM_UP_HTML = ("<!doctype html><html lang='en'><body><h1>Warm up</h1><p>Atkinson <b>bold</b> "
+                "Ελληνικά Кириллица Tiếng Việt <span lang='ar' dir='rtl'>العربية</span></p></body></html>")
+
+
+def _init_warm_worker(root: str, tmpdir: str, styles: tuple) -> None:
+    """Start a long-lived worker: load the fonts and stylesheets of every style, and lay out once."""
+    _init_worker(root, tmpdir)
+    for style in styles:
+        _render_in_worker(style, WARM_UP_HTML)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class WarmPool:
+    """Worker processes that keep one Renderer per style warm, for a server.
+
+    A request then pays only for layout: never for imports, fonts or parsing the stylesheets.
+    Processes, not threads: WeasyPrint and Pango are not safe to share between threads.
+    """
+
+    def __init__(self, project: Project, workers: int = 2, styles=None):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        styles = tuple(styles or (Style(p, v) for p in PAPERS for v in VARIANTS))
+        self.tmpdir = tempfile.mkdtemp(prefix="clearleaf-desk-")
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_warm_worker,
+                                        initargs=(str(project.root), self.tmpdir, styles))
+        # One task per worker starts them all now, so the first request finds them warm.
+        self.pids = sorted({f.result() for f in [self.pool.submit(_ready) for _ in range(workers)]})
+
+    def render_all(self, project: Project, jobs: list[tuple]) -> list[Rendered]:
+        """Render (style, html) jobs on the warm workers; the same signature as render_all."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        jobs = [(as_style(style), html) for style, html in jobs]
+        try:
+            return list(self.pool.map(_render_in_worker, *zip(*jobs)))
+        except BrokenProcessPool:
+            raise RenderError("a render worker stopped unexpectedly (out of memory?); restart the desk") from None
+
+    def close(self) -> None:
+        """Stop the workers and delete their font copies."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
 def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | None = None) -> list[Rendered]:
     """Render (style, html) jobs, in parallel processes when there are several."""
     jobs = [(as_style(style), html) for style, html in jobs]

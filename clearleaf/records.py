@@ -12,12 +12,12 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .config import DEFAULT_ISSUE_LOG, Project
+from .config import Org, Project
 from .errors import ClearleafError, Problem
 
-def log_path(project: Project, org: dict) -> Path:
+def log_path(project: Project, org: Org) -> Path:
     """Return where the issue log lives: org.yaml's issue_log, relative to the project."""
-    return project.root / org.get("issue_log", DEFAULT_ISSUE_LOG)
+    return project.root / org.issue_log
 
 
 def entry(channel: str, paper: str, parts: list, reference: str | None, now: datetime | None = None,
