@@ -131,10 +131,12 @@ class Desk:
 
     # --- who is asking ---------------------------------------------------------------------
 
+    def from_proxy(self, request: Request) -> bool:
+        return (request.client.host if request.client else "") in self.settings.trusted_proxy
+
     def proxy_user(self, request: Request) -> str | None:
         """Return the user a trusted reverse proxy names in its header, if this request came through it."""
-        client = request.client.host if request.client else ""
-        if client in self.settings.trusted_proxy:
+        if self.from_proxy(request):
             name = request.headers.get(self.settings.user_header, "").strip()
             return name or None
         return None
@@ -149,11 +151,17 @@ class Desk:
         """Return the caller's session (new when there is none) and whether it is new."""
         found = self.sessions.get(request.cookies.get(COOKIE))
         user = self.proxy_user(request)
-        if found is not None and (user is None or found.user == user):
+        if user is not None:
+            # Single sign-on names the user on every request; a session follows that name only.
+            if found is not None and found.via == "proxy" and found.user == user:
+                return found, False
+            return self.sessions.new(user, "proxy"), True
+        if found is not None and found.via != "proxy":
             return found, False
-        if user is None and not self.login_required:
-            user = self.local_user
-        return self.sessions.new(user), True
+        # A proxy session without its header (or from elsewhere) is over: sign in again.
+        if not self.login_required:
+            return self.sessions.new(self.local_user, "local"), True
+        return self.sessions.new(None, "login"), True
 
     def set_cookie(self, response: Response, request: Request, session: security.Session) -> Response:
         response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict", secure=self.secure(request),
@@ -162,8 +170,9 @@ class Desk:
 
     # --- pages -----------------------------------------------------------------------------
 
-    def page(self, request: Request, session: security.Session, name: str, status: int = 200, **context):
-        template = self.env.get_template(name)
+    def page(self, request: Request, session: security.Session, template_name: str, status: int = 200,
+             **context):
+        template = self.env.get_template(template_name)
         body = template.render(
             org=self.catalogue.library.org, user=session.user, csrf=session.csrf,
             training=self.options.allow_draft, login=self.login_required and not self.proxy_user(request),
@@ -283,7 +292,7 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
                              error="The user name or password is wrong. Check them and try again.")
         desk.limiter.succeeded(*keys)
         desk.sessions.end(session.id)  # a new id after sign-in: an id seen before it is worthless
-        fresh = desk.sessions.new(name)
+        fresh = desk.sessions.new(name, "login")
         return desk.set_cookie(RedirectResponse("/", status_code=303), request, fresh)
 
     async def logout(request: Request, session, form):

@@ -46,6 +46,7 @@ class Session:
 
     id: str
     user: str | None
+    via: str = "local"  # how the user was named: local (the OS user), login, or proxy
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     last_seen: float = field(default_factory=time.monotonic)
     handouts: OrderedDict = field(default_factory=OrderedDict)  # token -> Prepared
@@ -78,8 +79,8 @@ class Sessions:
                 session.last_seen = now
             return session
 
-    def new(self, user: str | None) -> Session:
-        session = Session(secrets.token_urlsafe(32), user)
+    def new(self, user: str | None, via: str = "local") -> Session:
+        session = Session(secrets.token_urlsafe(32), user, via)
         with self._lock:
             self._items[session.id] = session
         return session
@@ -151,11 +152,10 @@ class Guard:
             return await self.app(scope, receive, send)
         start = time.perf_counter()
         status = {"code": 500}
-        static = scope["path"].startswith("/static/")
-
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                static = scope["path"].startswith("/static/") and message["status"] == 200
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
                            or static]
                 headers += HEADERS
