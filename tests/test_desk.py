@@ -19,7 +19,7 @@ import time
 import types
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx
 import pikepdf
 import pypdf
 import pytest
@@ -33,7 +33,7 @@ from clearleaf.config import Project
 from clearleaf.desk import DeskOptions, create_app
 from clearleaf.desk import security as desk_security
 from desk_server import running_desk
-from helpers import DRAFT_MARK, FIRST, PAPER_SIZES, REPO, SAMPLE, norm, set_front_matter
+from helpers import DRAFT_MARK, FIRST, PAPER_SIZES, REPO, SAMPLE, SECOND, SECOND_EN, norm, set_front_matter
 from test_print_cli import wait_received
 
 NAME = "Orlaith Quennerby-Vashti"      # a patient name that appears nowhere else
@@ -253,6 +253,8 @@ def test_the_form_offers_only_listed_inserts_and_the_draft_one_disabled(project)
     approved = re.search(r'<input type="checkbox" id="i-second-insert"[^>]*>', page).group(0)
     assert " disabled" in draft and " disabled" not in approved
     assert "draft: not yet approved for patients" in page
+    # Inserts are named in the leaflet's language: second-insert is Spanish, with an English translation.
+    assert SECOND_EN["title"] in page and SECOND["title"] not in page
     # Posting what is not offered is refused, next to the inserts.
     for insert, words in (("third-insert", "'third-insert' is not an insert of this leaflet"),
                           ("first-insert", f"{FIRST['title']} cannot be given to patients: draft")):
@@ -534,6 +536,8 @@ def test_a_wrong_smtp_password_is_one_clear_message_and_nothing_is_recorded(mail
     assert response.text.count("Not sent:") == 1
     assert "not-the-password" not in response.text and 'id="passphrase"' not in response.text
     assert smtp_starttls.delivered == [] and log_lines(project) == []
+    # What the nurse typed is still there to send again; no password ever is.
+    assert f'value="{ADDRESS}"' in field_tag(response.text, "to")
 
 
 # --- 7. security ------------------------------------------------------------------------------

@@ -255,6 +255,9 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
         if action not in ACTIONS:
             return PlainTextResponse("Not found.", status_code=404)
         result = await run_in_threadpool(ACTIONS[action], desk, prepared, form, session.user)
+        if not result.ok:
+            keys = {"print": ("printer", "copies", "duplex"), "email": ("to", "protect")}.get(action, ())
+            result.values = {key: first(form, key) for key in keys}
         status = 200 if result.ok else 422
         return desk.page(request, session, "handout.html", status=status, row=row, values=prepared.form,
                          errors={}, summary=[], prepared=prepared.handout, token=request.path_params["token"],
@@ -365,9 +368,10 @@ class Row:
 @dataclass
 class InsertRow:
     id: str
-    title: str
+    title: str    # in the leaflet's language when the insert has it, else its own
     code: str
     version: str
+    status: str
     usable: bool
     why_not: str | None
 
@@ -412,9 +416,12 @@ def leaflet_rows(desk: Desk, library) -> list[Row]:
                         for p in parts if p is not None)
             if complete and fresh:
                 langs.append((lang, language_label(lang)))
-        inserts = [InsertRow(i, library.inserts[i].title, library.inserts[i].meta["code"],
-                             library.inserts[i].meta["version"], _why_not(library.inserts[i], today, training) is None,
-                             _why_not(library.inserts[i], today, training)) for i in listed]
+        inserts = []
+        for insert_id in listed:
+            item = library.get(INSERT, insert_id, leaflet.lang) or library.inserts[insert_id]
+            why = _why_not(item, today, training)
+            inserts.append(InsertRow(insert_id, item.title, item.meta["code"], item.meta["version"],
+                                     item.meta["status"], why is None, why))
         why = _why_not(leaflet, today, training)
         if why is None and not langs:
             why = "no complete translation can be printed"
@@ -520,6 +527,7 @@ class Result:
     passphrase: str | None = None
     link: str | None = None
     errors: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)  # what the action's form said, shown again (never passwords)
 
 
 def do_download(desk: Desk, prepared: Prepared, form: dict, user: str) -> Result:
