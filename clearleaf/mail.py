@@ -107,7 +107,7 @@ def smtp_settings(org: Mapping, host: str | None = None, port: int | None = None
     if security not in DEFAULT_PORTS:
         raise _error(shown, f"smtp.security '{security}' is not allowed", "use starttls, tls or none",
                      lines.get("smtp.security"))
-    if security == "none" and not _is_loopback(host):
+    if security == "none" and not is_loopback(host):
         raise _error(shown, f"smtp.security is none but the mail server {host} is not on this machine",
                      "use starttls or tls; none (no encryption) is only for a mail relay on this machine",
                      lines.get("smtp.security"))
@@ -140,7 +140,8 @@ def _sender(smtp: Mapping, lines: Mapping, shown: str) -> str:
     return sender
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Return True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
     if host.lower() in ("localhost", "localhost."):
         return True
     try:

@@ -11,14 +11,12 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import SimpleNamespace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import fontpkg
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 from .config import Project
 from .errors import Problem, RenderError
@@ -80,20 +78,12 @@ def asset_roots(project: Project) -> list[Path]:
     return [project.leaflets.resolve(), project.templates.resolve(), project.styles.resolve(), *font_roots()]
 
 
-class Refused(FatalURLFetchingError):
-    """The fetcher refused a URL; fatal, so WeasyPrint stops instead of printing without it."""
-
-    def __init__(self, url: str):
-        super().__init__(url)
-        self.url = url
-
-
 @contextmanager
 def refusals_reported(project: Project):
     """Turn a refused fetch into a user error that says where to look and what to do."""
     try:
         yield
-    except Refused as exc:
+    except weasyprint().Refused as exc:
         path, line = _locate(project, exc.url)
         raise RenderError([Problem(
             path, line, f"the renderer refused to read {exc.url}",
@@ -115,25 +105,55 @@ def _locate(project: Project, url: str) -> tuple[str, int | None]:
     return "templates/", None
 
 
-class ProjectFetcher(URLFetcher):
-    """Fetch only data: URLs and files under the asset roots; refuse everything else."""
+@lru_cache(maxsize=1)
+def weasyprint():
+    """Import WeasyPrint on first use, with Clearleaf's additions installed.
 
-    def __init__(self, roots: list[Path]):
-        super().__init__(allowed_protocols=("file", "data"), fail_on_errors=True)
-        self.roots = [Path(r).resolve() for r in roots]
+    Lazily, because a process that only checks content or serves the desk's forms never lays out
+    a page: the desk's server process stays about 60 MB smaller, leaving that to its workers.
+    """
+    import weasyprint as wp
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
-    def fetch(self, url, headers=None):
-        scheme = url.split(":", 1)[0].lower()
-        if scheme == "data":
-            return super().fetch(url, headers)
-        if scheme == "file":
-            parts = urlsplit(url)
-            # Resolving after unquoting defeats "%2e%2e" and symlinks that point outside.
-            path = Path(url2pathname(unquote(parts.path))).resolve()
-            if not parts.netloc and any(path.is_relative_to(r) for r in self.roots) and path.is_file():
-                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
-        raise Refused(url)
+    _install_rtl_actual_text()
+
+    class Refused(FatalURLFetchingError):
+        """The fetcher refused a URL; fatal, so WeasyPrint stops instead of printing without it."""
+
+        def __init__(self, url: str):
+            super().__init__(url)
+            self.url = url
+
+    class ProjectFetcher(URLFetcher):
+        """Fetch only data: URLs and files under the asset roots; refuse everything else."""
+
+        def __init__(self, roots: list[Path]):
+            super().__init__(allowed_protocols=("file", "data"), fail_on_errors=True)
+            self.roots = [Path(r).resolve() for r in roots]
+
+        def fetch(self, url, headers=None):
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file":
+                parts = urlsplit(url)
+                # Resolving after unquoting defeats "%2e%2e" and symlinks that point outside.
+                path = Path(url2pathname(unquote(parts.path))).resolve()
+                if not parts.netloc and any(path.is_relative_to(r) for r in self.roots) and path.is_file():
+                    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                    return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
+            raise Refused(url)
+
+    return SimpleNamespace(HTML=wp.HTML, CSS=wp.CSS, FontConfiguration=FontConfiguration, Refused=Refused,
+                           ProjectFetcher=ProjectFetcher)
+
+
+def __getattr__(name: str):
+    # ProjectFetcher and Refused subclass WeasyPrint's classes, so they exist once it is imported.
+    if name in ("ProjectFetcher", "Refused"):
+        return getattr(weasyprint(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 VARIANTS = ("standard", "large")
@@ -179,28 +199,30 @@ class Renderer:
 
     project: Project
     style: Style
-    fetcher: ProjectFetcher = field(init=False)
+    fetcher: object = field(init=False)  # a ProjectFetcher
 
     def __post_init__(self):
-        self.fetcher = ProjectFetcher(asset_roots(self.project))
-        self.font_config = FontConfiguration()
+        wp = weasyprint()
+        self.fetcher = wp.ProjectFetcher(asset_roots(self.project))
+        self.font_config = wp.FontConfiguration()
         styles = self.project.styles
         base = styles.resolve().as_uri() + "/"
         with refusals_reported(self.project):
             self.stylesheets = [
-                CSS(string=font_face_css(), base_url=base, url_fetcher=self.fetcher, font_config=self.font_config),
-                *(CSS(filename=styles / name, base_url=base, url_fetcher=self.fetcher,
-                      font_config=self.font_config) for name in stylesheet_names(self.style)),
+                wp.CSS(string=font_face_css(), base_url=base, url_fetcher=self.fetcher,
+                       font_config=self.font_config),
+                *(wp.CSS(filename=styles / name, base_url=base, url_fetcher=self.fetcher,
+                         font_config=self.font_config) for name in stylesheet_names(self.style)),
             ]
             if self.style.print_shop_css():
-                self.stylesheets.append(CSS(string=self.style.print_shop_css(), base_url=base,
+                self.stylesheets.append(wp.CSS(string=self.style.print_shop_css(), base_url=base,
                                             url_fetcher=self.fetcher, font_config=self.font_config))
 
     def render(self, html: str) -> "Rendered":
         """Lay out one HTML document and return its PDF bytes, page facts and warnings."""
         base_url = self.project.leaflets.resolve().as_uri() + "/"
         with capture_warnings() as warnings, refusals_reported(self.project):
-            document = HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
+            document = weasyprint().HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
                 font_config=self.font_config, stylesheets=self.stylesheets, **PDF_OPTIONS)
             data = document.write_pdf(finisher=finish_tags(page_languages(document)), **PDF_OPTIONS)
         return Rendered(data, len(document.pages), first_page_classes(document), warnings)
@@ -377,8 +399,6 @@ def _install_rtl_actual_text():
 
     _actual_text_for_rtl(Stream)
 
-
-_install_rtl_actual_text()
 
 
 class _Collect(logging.Handler):

@@ -7,6 +7,7 @@ passwords, only argon2id hashes, and is written atomically, readable only by its
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -18,9 +19,14 @@ from .pdf import write_atomic
 USER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 MIN_PASSWORD = 12
 _HASHER = PasswordHasher()
-# Verifying against this when the user does not exist takes as long as a real check, so the
-# time of a failed login does not tell whether the name exists.
-_DUMMY = _HASHER.hash("clearleaf-no-such-user")
+
+
+@lru_cache(maxsize=1)
+def _dummy() -> str:
+    # Verifying against this when the user does not exist takes as long as a real check, so the
+    # time of a failed login does not tell whether the name exists. Made on first use: each
+    # argon2 hash briefly takes 64 MiB.
+    return _HASHER.hash("clearleaf-no-such-user")
 
 
 class StaffError(ClearleafError):
@@ -89,7 +95,7 @@ def remove_user(path: Path, name: str) -> None:
 
 def verify(users: dict[str, str], name: str, password: str) -> bool:
     """Return True when password is the user's; take as long whether or not the user exists."""
-    hashed = users.get(name, _DUMMY)
+    hashed = users[name] if name in users else _dummy()
     try:
         return _HASHER.verify(hashed, password) and name in users
     except (VerifyMismatchError, VerificationError, InvalidHashError):

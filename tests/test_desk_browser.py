@@ -156,6 +156,13 @@ def keyboard_preview(page, desk, paper_letter: bool = True) -> None:
     press_and_wait(page)
     page.wait_for_function("document.activeElement.id === 'preview-h'", timeout=5000)
     assert "Preview" in page.locator("#preview-h").inner_text()
+    # The PDF viewer in the iframe finishes loading after the page: wait for it, so that a slow
+    # machine cannot have it load in the middle of the next keystrokes.
+    frames = [f for f in page.frames if f.url.endswith("/preview.pdf")]
+    assert frames, "the preview has no PDF frame"
+    for frame in frames:  # the iframe, and the viewer's own frame inside it
+        frame.wait_for_load_state("load")
+    page.wait_for_function("document.activeElement.id === 'preview-h'", timeout=5000)
 
 
 def preview_bytes(page) -> bytes:

@@ -30,7 +30,8 @@ from ..content import INSERT, LEAFLET
 from ..errors import ClearleafError, Problem, Problems
 from ..handout import MEDICATION_KEYS, PATIENT_KEYS, check_values
 from . import security
-from .security import COOKIE, BodyTooLarge, Guard, LoginLimiter, Sessions, is_loopback
+from ..mail import is_loopback
+from .security import COOKIE, BodyTooLarge, Guard, LoginLimiter, Sessions
 
 TEMPLATES = "desk"
 STATIC = {"desk.css": ("styles", "text/css"), "desk.js": ("templates/desk", "text/javascript")}
@@ -218,7 +219,7 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
         if row is None:
             return desk.page(request, session, "missing.html", status=404)
         return desk.page(request, session, "handout.html", row=row, values=default_values(desk, row),
-                         errors={}, summary=[], prepared=None, token=None, result=None, printers=printers())
+                         errors={}, summary=[], prepared=None, token=None, result=None, printers=await run_in_threadpool(printers))
 
     async def preview(request: Request, session, form):
         library = desk.catalogue.current()
@@ -229,11 +230,11 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
         errors, summary, made = await run_in_threadpool(prepare, desk, library, row, values)
         if made is None:
             return desk.page(request, session, "handout.html", status=422, row=row, values=values, errors=errors,
-                             summary=summary, prepared=None, token=None, result=None, printers=printers())
+                             summary=summary, prepared=None, token=None, result=None, printers=await run_in_threadpool(printers))
         token = secrets.token_urlsafe(24)
         session.keep(token, Prepared(row.id, values, made))
         return desk.page(request, session, "handout.html", row=row, values=values, errors={}, summary=[],
-                         prepared=made, token=token, result=None, printers=printers())
+                         prepared=made, token=token, result=None, printers=await run_in_threadpool(printers))
 
     def prepared_or_404(request, session):
         return session.handouts.get(request.path_params["token"])
@@ -261,7 +262,7 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
         status = 200 if result.ok else 422
         return desk.page(request, session, "handout.html", status=status, row=row, values=prepared.form,
                          errors={}, summary=[], prepared=prepared.handout, token=request.path_params["token"],
-                         result=result, printers=printers())
+                         result=result, printers=await run_in_threadpool(printers))
 
     async def download_file(request: Request, session, form):
         prepared = prepared_or_404(request, session)

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import logging
 import secrets
 import threading
@@ -120,16 +119,6 @@ class LoginLimiter:
         with self._lock:
             for key in keys:
                 self._seen.pop(key, None)
-
-
-def is_loopback(host: str) -> bool:
-    """Return True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def host_name(value: str) -> str:
