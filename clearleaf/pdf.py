@@ -465,9 +465,22 @@ WARM_UP_HTML = ("<!doctype html><html lang='en'><body><h1>Warm up</h1><p>Atkinso
 
 def _init_warm_worker(root: str, tmpdir: str, styles: tuple) -> None:
     """Start a long-lived worker: load the fonts and stylesheets of every style, and lay out once."""
+    _die_with_parent()
     _init_worker(root, tmpdir)
     for style in styles:
         _render_in_worker(style, WARM_UP_HTML)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to stop this worker when the server that started it dies, however it dies."""
+    try:
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the pool still stops its workers on a clean shutdown
 
 
 def _ready() -> int:

@@ -907,3 +907,42 @@ def test_the_real_server_keeps_the_patient_out_of_its_log_and_temp_files(project
         assert "Quennerby" not in path.name and REFERENCE not in path.name
     shutil.rmtree(server.tmpdir, ignore_errors=True)
     server.log.unlink(missing_ok=True)
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
+def test_stopping_the_server_stops_its_render_workers(project, how):
+    # systemd stops a service with SIGTERM; a crash or an OOM kill is SIGKILL. Neither may leave
+    # worker processes behind.
+    import signal
+
+    from desk_server import start, stop
+
+    server = start(project, workers=2)
+    try:
+        workers = _children(server.process.pid)
+        assert len(workers) >= 2  # the two render workers (and multiprocessing's resource tracker)
+        server.process.send_signal(getattr(signal, how))
+        server.process.wait(20)
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
+        if how == "SIGTERM":
+            assert server.process.returncode == 0
+            assert "Clearleaf desk stopped" in server.output()
+    finally:
+        stop(server)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 from dataclasses import dataclass, field
 from datetime import date
@@ -631,6 +632,14 @@ def font_css() -> str:
 
 # --- the server -------------------------------------------------------------------------------
 
+class Stopped(Exception):
+    """SIGTERM arrived: stop the desk as Ctrl+C would."""
+
+
+def _stop(signum, frame):
+    raise Stopped()
+
+
 def serve(project: Project, options: DeskOptions, say=print) -> None:
     """Run the desk on uvicorn until interrupted, with warm render workers; raise ClearleafError."""
     import logging
@@ -653,10 +662,15 @@ def serve(project: Project, options: DeskOptions, say=print) -> None:
                                 server_header=False, proxy_headers=False, lifespan="off")
         say(f"Clearleaf desk on http://{options.host}:{options.port}/"
             f"{' (training mode: drafts allowed)' if options.allow_draft else ''} — Ctrl+C to stop")
+        # uvicorn shuts down on SIGINT or SIGTERM, then raises the signal again for the handler that
+        # was there before: make SIGTERM (systemd's stop) an exception too, so the workers are stopped.
+        previous = signal.signal(signal.SIGTERM, _stop)
         try:
             uvicorn.Server(config).run()
-        except KeyboardInterrupt:
-            pass  # uvicorn has shut down cleanly and passes Ctrl+C on
+        except (KeyboardInterrupt, Stopped):
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         say("Clearleaf desk stopped")
     finally:
         if pool:
