@@ -149,3 +149,16 @@ def test_eml_is_written_for_a_mail_client_readable_only_by_its_owner(mail_projec
     (part,) = list(message.iter_attachments())
     assert DISTINCT in pypdf.PdfReader(io.BytesIO(part.get_content())).pages[0].extract_text()
     assert log_lines(mail_project)[0]["delivery"] == "eml"
+
+
+def test_a_blank_smtp_host_in_org_yaml_is_reported_at_its_line(project, tmp_path):
+    # It used to be thrown away and reported as "no mail server is set", with no line.
+    org = project / "leaflets" / "org.yaml"
+    with open(org, "a", encoding="utf-8") as f:
+        f.write("smtp:\n  host:\n  from: Fixture Health Trust <handouts@fixture.example>\n")
+    line = org.read_text("utf-8").splitlines().index("  host:") + 1
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    result = run(project, "email", "sample", "--patient", patient, "--to", ADDRESS)
+    err = assert_clean_error(result, None, rf"^leaflets/org\.yaml:{line}: smtp\.host must be text — .+$")
+    assert "no mail server is set" not in err
+    assert log_lines(project) == []
