@@ -417,8 +417,7 @@ def desk_user_add(project, name):
         new = staff.set_user(path, name, password)
     except ClearleafError as exc:
         _fail(exc)
-    click.echo(f"{'added' if new else 'changed the password of'} {name} in {project.rel(path)}; "
-               "restart the desk to use it")
+    click.echo(f"{'added' if new else 'changed the password of'} {name} in {project.rel(path)}")
 
 
 @desk_user.command(name="remove")
@@ -438,7 +437,7 @@ def desk_user_remove(project, name):
         staff.remove_user(path, name)
     except ClearleafError as exc:
         _fail(exc)
-    click.echo(f"removed {name} from {project.rel(path)}; restart the desk to sign them out")
+    click.echo(f"removed {name} from {project.rel(path)}; a running desk signs them out at once")
 
 
 @desk_user.command(name="list")

@@ -686,6 +686,22 @@ def test_with_staff_users_the_desk_asks_to_sign_in(project):
     assert response.status_code == 303 and response.headers["location"] == "/login"
 
 
+def test_desk_user_changes_reach_a_running_desk_without_a_restart(project):
+    desk = make_desk(project)
+    assert desk.get("/", follow_redirects=False).status_code == 200  # no users yet: the local user
+    add_user(project, "a.patel")
+    # The first user turns sign-in on for everyone, the open session included.
+    response = desk.get("/", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    add_user(project, "b.okafor")
+    assert sign_in(desk, "b.okafor").status_code == 303
+    assert "Signed in as <strong>b.okafor</strong>" in desk.get("/").text
+    result = cli_run(project, "desk-user", "remove", "b.okafor")
+    assert result.exit_code == 0 and "signs them out at once" in result.stdout
+    response = desk.get("/", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
 def test_wrong_passwords_are_refused_and_the_sixth_failure_in_a_row_is_rate_limited(project):
     add_user(project)
     desk = make_desk(project)

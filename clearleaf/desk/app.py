@@ -116,7 +116,8 @@ class Desk:
             raise ClearleafError([p for p in self.catalogue.problems if p.path.endswith("org.yaml")])
         self.settings = library.org.desk
         self.users_file = project.root / self.settings.users_file
-        self.users = staff.read_users(self.users_file)
+        self._users_stamp = self._stamp()
+        self._users = staff.read_users(self.users_file)
         self.sessions = Sessions(self.settings.session_minutes)
         self.limiter = LoginLimiter()
         self.env = SandboxedEnvironment(loader=FileSystemLoader(project.templates / TEMPLATES), autoescape=True,
@@ -126,6 +127,27 @@ class Desk:
                                         **{key: label for key, label, _ in FIELDS}},
                                 lang_label=language_label)
         self.local_user = deliver.os_user()
+
+    def _stamp(self):
+        try:
+            stat = self.users_file.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    @property
+    def users(self) -> dict[str, str]:
+        """Return the staff users, read again when desk-user has changed the file: no restart needed."""
+        stamp = self._stamp()
+        if stamp != self._users_stamp:
+            try:
+                self._users = staff.read_users(self.users_file)
+            except ClearleafError as exc:
+                # Keep the users we had: a half-edited file must not sign everyone out or let anyone in.
+                security.access_log.warning("the desk users file cannot be read; keeping the last good one: %s",
+                                            exc.text)
+            self._users_stamp = stamp
+        return self._users
 
     @property
     def login_required(self) -> bool:
@@ -158,6 +180,11 @@ class Desk:
             if found is not None and found.via == "proxy" and found.user == user:
                 return found, False
             return self.sessions.new(user, "proxy"), True
+        if found is not None and ((found.via == "login" and found.user and found.user not in self.users)
+                                  or (found.via == "local" and self.login_required)):
+            # Removed with desk-user remove, or staff logins were turned on: sign in (again).
+            self.sessions.end(found.id)
+            found = None
         if found is not None and found.via != "proxy":
             return found, False
         # A proxy session without its header (or from elsewhere) is over: sign in again.
