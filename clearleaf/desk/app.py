@@ -371,8 +371,17 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
     ]
     app = Starlette(routes=routes)
     app.state.desk = desk
-    hosts = {options.host, "localhost", "127.0.0.1", "[::1]", *desk.settings.allowed_hosts}
-    return Guard(app, {security.host_name(h) for h in hosts} | {h for h in hosts if h.startswith("[")})
+    guard = Guard(app, allowed_hosts(options, desk.settings))
+    return guard
+
+
+def allowed_hosts(options: DeskOptions, settings) -> set[str]:
+    """Return the Host names the desk answers to: where it listens, localhost, and desk.allowed_hosts.
+
+    Any other Host is refused, so a page on another site cannot reach the desk by DNS rebinding.
+    """
+    hosts = {options.host, "localhost", "127.0.0.1", "[::1]", *settings.allowed_hosts}
+    return {security.host_name(h) for h in hosts} | {h for h in hosts if h.startswith("[")}
 
 
 # --- leaflets as the desk offers them ---------------------------------------------------------
@@ -689,6 +698,10 @@ def serve(project: Project, options: DeskOptions, say=print) -> None:
                                 server_header=False, proxy_headers=False, lifespan="off")
         say(f"Clearleaf desk on http://{options.host}:{options.port}/"
             f"{' (training mode: drafts allowed)' if options.allow_draft else ''} — Ctrl+C to stop")
+        if not is_loopback(options.host):
+            names = sorted(h for h in allowed_hosts(options, desk.settings) if h not in ("0.0.0.0", "[::]", "::"))
+            say(f"It answers to the host names {', '.join(names)}; add the name or address staff type "
+                "to desk.allowed_hosts in leaflets/org.yaml")
         # uvicorn shuts down on SIGINT or SIGTERM, then raises the signal again for the handler that
         # was there before: make SIGTERM (systemd's stop) an exception too, so the workers are stopped.
         previous = signal.signal(signal.SIGTERM, _stop)
