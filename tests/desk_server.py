@@ -10,7 +10,9 @@ ward PC sees. It is stopped with SIGINT, as Ctrl+C would, then killed if it does
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +26,16 @@ from pathlib import Path
 from cups_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
+_LEFT = []  # each server's temp folder and log, removed when the test session ends
+
+
+@atexit.register
+def _clean_up() -> None:
+    for path in _LEFT:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 @dataclass
@@ -43,6 +55,7 @@ def start(project: Path, *args: str, env: dict | None = None, port: int | None =
     port = port or free_port()
     tmpdir = Path(tempfile.mkdtemp(prefix="clearleaf-desk-test-"))
     log = tmpdir.parent / f"{tmpdir.name}.log"
+    _LEFT.extend([tmpdir, log])  # kept until the session ends: tests read them after stopping
     command = [sys.executable, str(REPO / "build.py"), "--project", str(project), "serve", "--port", str(port),
                "--workers", str(workers), *args]
     environment = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONUNBUFFERED": "1", **(env or {})}
