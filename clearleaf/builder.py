@@ -214,6 +214,11 @@ def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today
     return render.render_html(project, library.org, job.parts, paper, today, preview, lang=job.lang)
 
 
+def review_state(review_by: date, today: date) -> str:
+    """Return 'OVERDUE', 'due soon' (within DUE_SOON) or 'ok' for a review date."""
+    return "OVERDUE" if review_by < today else "due soon" if review_by - today <= DUE_SOON else "ok"
+
+
 @dataclass
 class Row:
     """One line of `list`: a leaflet, insert or translation and its review state."""
@@ -239,7 +244,7 @@ def listing(project: Project, today: date | None = None) -> tuple[list[Row], lis
             for lang in library.languages(kind, id_):
                 item = library.get(kind, id_, lang)
                 review = item.meta["review_by"]
-                state = "OVERDUE" if review < today else "due soon" if review - today <= DUE_SOON else "ok"
+                state = review_state(review, today)
                 if item.translated and content.out_of_date(library.get(kind, id_), item):
                     state += f"; out of date (translates v{item.meta['translation_of']})"
                 rows.append(Row(kind, id_, lang, item.meta["code"], item.meta["version"], item.meta["status"],

@@ -28,7 +28,6 @@ class Receipt:
     reference: str | None
     pages: int
     detail: str          # the file written, the print job id, the message id or the download name
-    data: bytes | None = None  # download only: the bytes to hand over
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class SaveOptions:
 
 @dataclass(frozen=True)
 class DownloadOptions:
-    """Hand the PDF to the caller (the desk sends it to the browser), named after the reference."""
+    """Hand the PDF to the caller (the desk sends it to the browser, named after the reference)."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +91,7 @@ def deliver(name: str, handout, options, staff: str | None = None) -> Receipt:
     records.append(handout.issue_log, records.entry(
         name, job.paper, job.parts, handout.patient.reference, staff=staff or os_user(),
         variant=job.style.variant, **extra))
-    data = handout.pdf if name == "download" else None
-    return Receipt(name, handout.patient.reference, job.pages, detail, data)
+    return Receipt(name, handout.patient.reference, job.pages, detail)
 
 
 def os_user() -> str:
@@ -169,8 +167,5 @@ def email_options(org, to: str, *, eml: Path | None = None,
 
 def encrypted(options: EmailOptions, password: str) -> EmailOptions:
     """Return options that protect the PDF with password (AES-256); refuse a short password."""
-    if not isinstance(password, str) or len(password) < mail.MIN_PASSWORD:
-        raise mail.MailError([Problem("password", None, f"the PDF password is shorter than {mail.MIN_PASSWORD} "
-                                      "characters", f"use at least {mail.MIN_PASSWORD} characters, and give it "
-                                      "to the patient separately")])
+    mail.check_pdf_password(password)
     return replace(options, password=password)

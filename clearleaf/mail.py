@@ -50,8 +50,8 @@ class MailError(ClearleafError):
     """A message could not be composed, encrypted, sent or saved."""
 
 
-def _error(where: str, problem: str, fix: str, line: int | None = None) -> MailError:
-    return MailError([Problem(where, line, problem, fix)])
+def _error(where: str, problem: str, fix: str, line: int | None = None, field: str | None = None) -> MailError:
+    return MailError([Problem(where, line, problem, fix, field)])
 
 
 @dataclass(frozen=True)
@@ -161,17 +161,17 @@ def check_address(to: str) -> str:
     shown = "e-mail address"
     fix = "give one address such as name@example.org, with no name, commas or spaces"
     if not isinstance(to, str) or not to.strip():
-        raise _error(shown, "no address given", fix)
+        raise _error(shown, "no address given", fix, field="to")
     if any(ch in to for ch in "\r\n\0,;"):
-        raise _error(shown, f"'{_printable(to)}' is not a single address", fix)
+        raise _error(shown, f"'{_printable(to)}' is not a single address", fix, field="to")
     text = to.strip()
     _, address = parseaddr(text)
     if "@" not in address or not ADDRESS_RE.match(address):
-        raise _error(shown, f"'{_printable(to)}' is not a valid e-mail address", fix)
+        raise _error(shown, f"'{_printable(to)}' is not a valid e-mail address", fix, field="to")
     # parseaddr quietly drops what it cannot parse, e.g. a second address: accept only
     # "address" or "Name <address>", and use the address alone.
     if text != address and not re.fullmatch(r'[^<>@"]*<\s*' + re.escape(address) + r"\s*>", text):
-        raise _error(shown, f"'{_printable(to)}' is not a single address", fix)
+        raise _error(shown, f"'{_printable(to)}' is not a single address", fix, field="to")
     return address
 
 
@@ -279,11 +279,17 @@ def _template_line(exc: Exception, name: str) -> int | None:
     return line
 
 
-def encrypt_pdf(data: bytes, password: str) -> bytes:
-    """Return the PDF encrypted with AES-256: opening it needs password; printing stays allowed."""
+def check_pdf_password(password: str) -> None:
+    """Refuse a PDF password shorter than MIN_PASSWORD characters, before anything is rendered."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise _error("password", f"the PDF password is shorter than {MIN_PASSWORD} characters",
-                     f"use at least {MIN_PASSWORD} characters, and give it to the patient separately")
+                     f"use at least {MIN_PASSWORD} characters, and give it to the patient separately",
+                     field="password")
+
+
+def encrypt_pdf(data: bytes, password: str) -> bytes:
+    """Return the PDF encrypted with AES-256: opening it needs password; printing stays allowed."""
+    check_pdf_password(password)
     # The owner password is random and thrown away: nobody needs to lift the restrictions.
     permissions = pikepdf.Permissions(accessibility=True, extract=True, print_lowres=True, print_highres=True,
                                       modify_annotation=False, modify_assembly=False, modify_form=False,

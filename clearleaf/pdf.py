@@ -11,8 +11,8 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -216,7 +216,7 @@ class Renderer:
             ]
             if self.style.print_shop_css():
                 self.stylesheets.append(wp.CSS(string=self.style.print_shop_css(), base_url=base,
-                                            url_fetcher=self.fetcher, font_config=self.font_config))
+                                               url_fetcher=self.fetcher, font_config=self.font_config))
 
     def render(self, html: str) -> "Rendered":
         """Lay out one HTML document and return its PDF bytes, page facts and warnings."""

@@ -56,11 +56,12 @@ def print_pdf(data: bytes, printer: str, paper: str, copies: int = 1, duplex: bo
 
 
 def list_printers(server: str | None = None) -> list[str]:
-    """Return the CUPS queues that accept jobs, sorted; raise PrintError when CUPS cannot be asked."""
+    """Return the CUPS queues (`lpstat -e`), sorted; raise PrintError when CUPS cannot be asked."""
     code, out, err = _run(["lpstat", *_host(server), "-e"], "(any)", server)
     if code and "no destinations" not in f"{err}{out}".lower():
         _fail("(any)", *_lp_problem(err, out, "(any)", server))
-    return sorted({line.split()[0] for line in out.splitlines() if line.strip() and PRINTER_RE.fullmatch(line.split()[0])})
+    names = (line.split()[0] for line in out.splitlines() if line.strip())
+    return sorted({name for name in names if PRINTER_RE.fullmatch(name)})
 
 
 def wait_for_job(job_id: str, server: str | None = None, timeout: float = 30.0) -> str:

@@ -36,7 +36,6 @@ from .security import COOKIE, BodyTooLarge, Guard, LoginLimiter, Sessions
 
 TEMPLATES = "desk"
 STATIC = {"desk.css": ("styles", "text/css"), "desk.js": ("templates/desk", "text/javascript")}
-DUE_SOON_DAYS = 90
 # The patient fields of the form, in order, with their labels and hints. The keys are those of
 # the patient-file schema (handout.PATIENT_KEYS), so the CLI and the desk check them alike.
 FIELDS = (
@@ -166,31 +165,29 @@ class Desk:
         return None
 
     def secure(self, request: Request) -> bool:
-        if request.url.scheme == "https":
-            return True
-        client = request.client.host if request.client else ""
-        return client in self.settings.trusted_proxy and request.headers.get("x-forwarded-proto") == "https"
+        return request.url.scheme == "https" or (self.from_proxy(request)
+                                                 and request.headers.get("x-forwarded-proto") == "https")
 
-    def session(self, request: Request) -> tuple[security.Session, bool]:
-        """Return the caller's session (new when there is none) and whether it is new."""
+    def session(self, request: Request) -> security.Session:
+        """Return the caller's session, a new one when there is none (or it is no longer good)."""
         found = self.sessions.get(request.cookies.get(COOKIE))
         user = self.proxy_user(request)
         if user is not None:
             # Single sign-on names the user on every request; a session follows that name only.
             if found is not None and found.via == "proxy" and found.user == user:
-                return found, False
-            return self.sessions.new(user, "proxy"), True
+                return found
+            return self.sessions.new(user, "proxy")
         if found is not None and ((found.via == "login" and found.user and found.user not in self.users)
                                   or (found.via == "local" and self.login_required)):
             # Removed with desk-user remove, or staff logins were turned on: sign in (again).
             self.sessions.end(found.id)
             found = None
         if found is not None and found.via != "proxy":
-            return found, False
+            return found
         # A proxy session without its header (or from elsewhere) is over: sign in again.
         if not self.login_required:
-            return self.sessions.new(self.local_user, "local"), True
-        return self.sessions.new(None, "login"), True
+            return self.sessions.new(self.local_user, "local")
+        return self.sessions.new(None, "login")
 
     def set_cookie(self, response: Response, request: Request, session: security.Session) -> Response:
         response.set_cookie(COOKIE, session.id, httponly=True, samesite="strict", secure=self.secure(request),
@@ -214,7 +211,7 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
     desk = Desk(project, options, pool)
 
     async def guarded(request: Request, handler, need_user: bool = True, post: bool = False):
-        session, _ = desk.session(request)
+        session = desk.session(request)
         form = {}
         if post:
             try:
@@ -234,6 +231,13 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
             return desk.set_cookie(RedirectResponse("/login", status_code=303), request, session)
         return await handler(request, session, form)
 
+    async def handout_page(request: Request, session, row: Row, values: dict, status: int = 200, errors=None,
+                           summary=None, prepared=None, token=None, result=None):
+        """Render the form, with its preview and actions once a handout is prepared."""
+        return desk.page(request, session, "handout.html", status=status, row=row, values=values,
+                         errors=errors or {}, summary=summary or [], prepared=prepared, token=token, result=result,
+                         printers=await run_in_threadpool(printers))
+
     async def index(request: Request, session, form):
         library = desk.catalogue.current()
         query = request.query_params.get("q", "").strip()[:80]
@@ -246,8 +250,7 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
         row = find_row(desk, library, request.path_params["id"])
         if row is None:
             return desk.page(request, session, "missing.html", status=404)
-        return desk.page(request, session, "handout.html", row=row, values=default_values(desk, row),
-                         errors={}, summary=[], prepared=None, token=None, result=None, printers=await run_in_threadpool(printers))
+        return await handout_page(request, session, row, default_values(desk, row))
 
     async def preview(request: Request, session, form):
         library = desk.catalogue.current()
@@ -257,12 +260,10 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
         values = form_values(form)
         errors, summary, made = await run_in_threadpool(prepare, desk, library, row, values)
         if made is None:
-            return desk.page(request, session, "handout.html", status=422, row=row, values=values, errors=errors,
-                             summary=summary, prepared=None, token=None, result=None, printers=await run_in_threadpool(printers))
+            return await handout_page(request, session, row, values, 422, errors, summary)
         token = secrets.token_urlsafe(24)
         session.keep(token, Prepared(row.id, values, made))
-        return desk.page(request, session, "handout.html", row=row, values=values, errors={}, summary=[],
-                         prepared=made, token=token, result=None, printers=await run_in_threadpool(printers))
+        return await handout_page(request, session, row, values, prepared=made, token=token)
 
     def prepared_or_404(request, session):
         return session.handouts.get(request.path_params["token"])
@@ -287,10 +288,8 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
         if not result.ok:
             keys = {"print": ("printer", "copies", "duplex"), "email": ("to", "protect")}.get(action, ())
             result.values = {key: first(form, key) for key in keys}
-        status = 200 if result.ok else 422
-        return desk.page(request, session, "handout.html", status=status, row=row, values=prepared.form,
-                         errors={}, summary=[], prepared=prepared.handout, token=request.path_params["token"],
-                         result=result, printers=await run_in_threadpool(printers))
+        return await handout_page(request, session, row, prepared.form, 200 if result.ok else 422,
+                                  prepared=prepared.handout, token=request.path_params["token"], result=result)
 
     async def download_file(request: Request, session, form):
         prepared = prepared_or_404(request, session)
@@ -396,7 +395,7 @@ class Row:
     version: str
     status: str
     review_by: date
-    state: str                # ok | due soon | overdue
+    state: str                # ok | due soon | overdue (builder.review_state)
     languages: list           # (tag, label) of complete, up-to-date translations
     inserts: list             # InsertRow
     usable: bool
@@ -412,11 +411,6 @@ class InsertRow:
     status: str
     usable: bool
     why_not: str | None
-
-
-def _state(review_by: date, today: date) -> str:
-    days = (review_by - today).days
-    return "overdue" if days < 0 else "due soon" if days <= DUE_SOON_DAYS else "ok"
 
 
 def _why_not(item, today: date, training: bool) -> str | None:
@@ -441,36 +435,41 @@ def language_label(tag: str) -> str:
 
 
 def leaflet_rows(desk: Desk, library) -> list[Row]:
+    """Return every leaflet as the start page lists it, by title."""
     today = date.today()
-    training = desk.options.allow_draft
-    rows = []
-    for leaflet_id, leaflet in sorted(library.leaflets.items(), key=lambda kv: kv[1].title.lower()):
-        listed = [i for i in leaflet.meta.get("inserts", []) if i in library.inserts]
-        langs = []
-        for lang in library.languages(LEAFLET, leaflet_id):
-            parts = [library.get(LEAFLET, leaflet_id, lang)] + [library.get(INSERT, i, lang) for i in listed]
-            complete = all(p is not None for p in parts) and i18n.missing_catalogue(desk.project, lang) is None
-            fresh = all(not p.translated or not content.out_of_date(library.get(p.kind, p.id), p)
-                        for p in parts if p is not None)
-            if complete and fresh:
-                langs.append((lang, language_label(lang)))
-        inserts = []
-        for insert_id in listed:
-            item = library.get(INSERT, insert_id, leaflet.lang) or library.inserts[insert_id]
-            why = _why_not(item, today, training)
-            inserts.append(InsertRow(insert_id, item.title, item.meta["code"], item.meta["version"],
-                                     item.meta["status"], why is None, why))
-        why = _why_not(leaflet, today, training)
-        if why is None and not langs:
-            why = "no complete translation can be printed"
-        rows.append(Row(leaflet_id, leaflet.title, leaflet.meta["code"], leaflet.meta["version"],
-                        leaflet.meta["status"], leaflet.meta["review_by"], _state(leaflet.meta["review_by"], today),
-                        langs, inserts, why is None, why))
-    return rows
+    return [leaflet_row(desk, library, leaflet_id, today)
+            for leaflet_id, _ in sorted(library.leaflets.items(), key=lambda kv: kv[1].title.lower())]
 
 
 def find_row(desk: Desk, library, leaflet_id: str) -> Row | None:
-    return next((r for r in leaflet_rows(desk, library) if r.id == leaflet_id), None)
+    return leaflet_row(desk, library, leaflet_id, date.today()) if leaflet_id in library.leaflets else None
+
+
+def leaflet_row(desk: Desk, library, leaflet_id: str, today: date) -> Row:
+    """Return one leaflet with its complete languages, its inserts, and whether it may be chosen now."""
+    training = desk.options.allow_draft
+    leaflet = library.leaflets[leaflet_id]
+    listed = [i for i in leaflet.meta.get("inserts", []) if i in library.inserts]
+    langs = []
+    for lang in library.languages(LEAFLET, leaflet_id):
+        parts = [library.get(LEAFLET, leaflet_id, lang)] + [library.get(INSERT, i, lang) for i in listed]
+        complete = all(p is not None for p in parts) and i18n.missing_catalogue(desk.project, lang) is None
+        fresh = all(not p.translated or not content.out_of_date(library.get(p.kind, p.id), p)
+                    for p in parts if p is not None)
+        if complete and fresh:
+            langs.append((lang, language_label(lang)))
+    inserts = []
+    for insert_id in listed:
+        item = library.get(INSERT, insert_id, leaflet.lang) or library.inserts[insert_id]
+        why = _why_not(item, today, training)
+        inserts.append(InsertRow(insert_id, item.title, item.meta["code"], item.meta["version"],
+                                 item.meta["status"], why is None, why))
+    why = _why_not(leaflet, today, training)
+    if why is None and not langs:
+        why = "no complete translation can be printed"
+    return Row(leaflet_id, leaflet.title, leaflet.meta["code"], leaflet.meta["version"], leaflet.meta["status"],
+               leaflet.meta["review_by"], builder.review_state(leaflet.meta["review_by"], today).lower(),
+               langs, inserts, why is None, why)
 
 
 def matches(row: Row, query: str) -> bool:
@@ -512,6 +511,15 @@ def form_values(form: dict) -> dict:
     return values
 
 
+def by_field(problems, errors: dict, others: list) -> None:
+    """Put each problem's words (as the CLI says them) under its form field, or with the others."""
+    for problem in problems:
+        if problem.field:
+            errors.setdefault(problem.field, f"{problem.message} — {problem.fix}")
+        else:
+            others.append(str(problem))
+
+
 def prepare(desk: Desk, library, row: Row, values: dict):
     """Check the form and render the handout: return (errors by field, other problems, handout or None)."""
     errors: dict[str, str] = {}
@@ -536,9 +544,7 @@ def prepare(desk: Desk, library, row: Row, values: dict):
         problems.add("form", None, "'reference' is required",
                      "give the record's reference number: it names the PDF and traces this copy in the issue log",
                      field="reference")
-    for problem in problems.items:
-        errors.setdefault(problem.field or "", f"{problem.message} — {problem.fix}")
-    summary += [errors.pop("")] if "" in errors else []
+    by_field(problems.items, errors, summary)
     if errors or summary:
         return errors, summary, None
     inserts = [i.id for i in row.inserts if i.id in values["inserts"]]
@@ -585,12 +591,13 @@ def do_print(desk: Desk, prepared: Prepared, form: dict, user: str) -> Result:
                       errors={"copies": f"Give a number from 1 to {printing.MAX_COPIES}."})
     copies = int(copies_text)
     try:
-        receipt = deliver.deliver("print", prepared.handout, deliver.PrintOptions(printer, copies, duplex), staff=user)
+        receipt = deliver.deliver("print", prepared.handout, deliver.PrintOptions(printer, copies, duplex),
+                                  staff=user)
     except ClearleafError as exc:
         return Result(False, "print", f"Not printed: {exc.text}")
     sides = "two-sided" if duplex else "one-sided"
     return Result(True, "print", f"Sent to {printer} as job {receipt.detail} ({receipt.pages} pages, {copies} "
-                  f"cop{'ies' if copies != 1 else 'y'}, {sides}, {prepared.handout.job.paper.upper() if prepared.handout.job.paper == 'a4' else 'Letter'}).")
+                  f"cop{'ies' if copies != 1 else 'y'}, {sides}, {printing.MEDIA[prepared.handout.job.paper]}).")
 
 
 def passphrase() -> str:
@@ -612,20 +619,17 @@ def do_email(desk: Desk, prepared: Prepared, form: dict, user: str) -> Result:
         secret = passphrase()
     elif protect != "none":
         errors["protect"] = "Choose how the PDF is protected."
+    options = None
     try:
         options = deliver.email_options(prepared.handout.org, to, smtp_ca_file=desk.options.smtp_ca_file,
                                         smtp_password=desk.options.smtp_password)
-    except ClearleafError as exc:
-        if "address" in exc.text:
-            errors["to"] = exc.problems[0].message + " — " + exc.problems[0].fix if exc.problems else exc.text
-        else:
-            return Result(False, "email", f"Not sent: {exc.text}")
-        options = None
-    if secret is not None and not errors:
-        try:
+        if secret is not None and not errors:
             options = deliver.encrypted(options, secret)
-        except ClearleafError as exc:
-            errors["password"] = f"{exc.problems[0].message} — {exc.problems[0].fix}"
+    except ClearleafError as exc:
+        others: list[str] = []
+        by_field(exc.problems, errors, others)  # the address and the password name their fields
+        if others or not exc.problems:
+            return Result(False, "email", f"Not sent: {exc.text}")
     if errors:
         return Result(False, "email", "Not sent: correct the fields marked below.", errors=errors)
     try:
