@@ -218,14 +218,21 @@ class Renderer:
                 self.stylesheets.append(wp.CSS(string=self.style.print_shop_css(), base_url=base,
                                                url_fetcher=self.fetcher, font_config=self.font_config))
 
-    def render(self, html: str) -> "Rendered":
-        """Lay out one HTML document and return its PDF bytes, page facts and warnings."""
+    def render(self, html: str, trim: tuple[int, int] = (0, 0)) -> "Rendered":
+        """Lay out one HTML document and return its PDF bytes, page facts and warnings.
+
+        trim is how many blank stand-in pages to cut from the start and the end before the PDF is
+        written (templates/handout.html makes them for the two halves of a personalised handout).
+        """
         base_url = self.project.leaflets.resolve().as_uri() + "/"
         with capture_warnings() as warnings, refusals_reported(self.project):
             document = weasyprint().HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
                 font_config=self.font_config, stylesheets=self.stylesheets, **PDF_OPTIONS)
+            if trim != (0, 0):
+                document = _cut_stand_ins(document, *trim)
             data = document.write_pdf(finisher=finish_tags(page_languages(document)), **PDF_OPTIONS)
-        return Rendered(data, len(document.pages), first_page_classes(document), warnings)
+        bookmarks = tuple(b[0] for page in document.pages for b in page.bookmarks)
+        return Rendered(data, len(document.pages), first_page_classes(document), warnings, bookmarks)
 
     def close(self):
         """Delete the fonts WeasyPrint copied to a temporary folder; it only does so when collected."""
@@ -253,6 +260,22 @@ class Rendered:
     pages: int
     first_page: set  # the HTML classes of every box laid out on page 1
     warnings: list
+    bookmarks: tuple = ()  # the level of each of the PDF's outline entries, in order
+
+
+def _cut_stand_ins(document, first: int, last: int):
+    """Return the document without its first and last stand-in pages, checking they hold nothing else."""
+    pages = document.pages
+    if first + last >= len(pages):
+        raise RenderError(f"a handout half has {len(pages)} pages, not more than the {first + last} stand-ins")
+    for page in pages[:first] + pages[len(pages) - last:]:
+        for box in page._page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is not None and element.tag not in ("html", "body") and \
+                    "stand-in" not in (element.get("class") or "").split():
+                raise RenderError(f"the handout's layout put <{element.tag}> on a stand-in page; "
+                                  "check templates/handout.html and the .stand-in styles")
+    return document.copy(pages[first:len(pages) - last])
 
 
 def first_page_classes(document) -> set:
@@ -452,11 +475,16 @@ def _init_worker(root: str, tmpdir: str) -> None:
     _WORKER["project"] = Project(Path(root))
 
 
-def _render_in_worker(style: Style, html: str) -> Rendered:
+def _render_in_worker(style: Style, html: str, trim: tuple[int, int] = (0, 0)) -> Rendered:
     renderers = _WORKER.setdefault("renderers", {})
     if style not in renderers:
         renderers[style] = Renderer(_WORKER["project"], style)
-    return renderers[style].render(html)
+    return renderers[style].render(html, trim)
+
+
+def as_jobs(jobs) -> list[tuple]:
+    """Normalise (style, html) or (style, html, trim) jobs to (Style, html, trim)."""
+    return [(as_style(job[0]), job[1], tuple(job[2]) if len(job) > 2 else (0, 0)) for job in jobs]
 
 
 WARM_UP_HTML = ("<!doctype html><html lang='en'><body><h1>Warm up</h1><p>Atkinson <b>bold</b> "
@@ -507,10 +535,10 @@ class WarmPool:
         self.pids = sorted({f.result() for f in [self.pool.submit(_ready) for _ in range(workers)]})
 
     def render_all(self, project: Project, jobs: list[tuple]) -> list[Rendered]:
-        """Render (style, html) jobs on the warm workers; the same signature as render_all."""
+        """Render (style, html[, trim]) jobs on the warm workers; the same signature as render_all."""
         from concurrent.futures.process import BrokenProcessPool
 
-        jobs = [(as_style(style), html) for style, html in jobs]
+        jobs = as_jobs(jobs)
         try:
             return list(self.pool.map(_render_in_worker, *zip(*jobs)))
         except BrokenProcessPool:
@@ -523,8 +551,11 @@ class WarmPool:
 
 
 def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | None = None) -> list[Rendered]:
-    """Render (style, html) jobs, in parallel processes when there are several."""
-    jobs = [(as_style(style), html) for style, html in jobs]
+    """Render (style, html[, trim]) jobs, in parallel processes when there are several.
+
+    trim cuts stand-in pages, as Renderer.render does.
+    """
+    jobs = as_jobs(jobs)
     if workers is None:
         # Each worker pays for its own WeasyPrint import and fonts (about 0.5 s). Measured on
         # 2 cores: 8 PDFs took 1.07 s in one process and 1.20 s in two; 20 PDFs took 3.25 s
@@ -534,10 +565,10 @@ def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | Non
         renderers: dict = {}
         try:
             results = []
-            for style, html in jobs:
+            for style, html, trim in jobs:
                 if style not in renderers:
                     renderers[style] = Renderer(project, style)
-                results.append(renderers[style].render(html))
+                results.append(renderers[style].render(html, trim))
             return results
         finally:
             for r in renderers.values():
