@@ -9,7 +9,7 @@ from pathlib import Path
 
 from markupsafe import Markup
 
-from . import content, i18n, pdf, records, render
+from . import content, i18n, pdf, personal, records, render
 from .config import Project
 from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError
@@ -277,13 +277,14 @@ def handout_library(project: Project, leaflet_id: str, inserts=(), problems: Pro
 def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: list, paths: list[Path] | None = None,
              allow_overdue: bool = False, allow_draft: bool = False, today: date | None = None,
              variant: str = "standard", lang: str | None = None, *, library: Library | None = None,
-             render_all=None) -> list[Handout]:
+             render_all=None, rest_cache: personal.RestCache | None = None) -> list[Handout]:
     """Render one personalised handout per patient, in memory; nothing is written here.
 
     It is in lang, or in the leaflet's own language; every insert must exist in that language.
     paths are where each would be saved (default: named after the reference). library is content
-    already loaded (the desk keeps one); render_all renders (style, html) pairs (the desk's warm
-    workers; default pdf.render_all).
+    already loaded (the desk keeps one); render_all renders (style, html, trim) jobs (the desk's
+    warm workers; default pdf.render_all). Each handout is rendered in two halves, the patient's
+    page(s) and the rest (clearleaf/personal.py); rest_cache keeps the rest between calls.
     """
     today = today or date.today()
     style = pdf.Style(paper, variant)
@@ -308,10 +309,14 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     if paths is None:
         paths = [Path(handout_name(leaflet_id, patient)) for patient in patients]
     made = [Job(style, parts, path) for path in paths]
-    for job, patient in zip(made, patients, strict=True):
-        job.html = render.render_html(project, library.org, parts, paper, today, patient=patient.as_context(),
-                                      lang=job.lang)
-    results = (render_all or pdf.render_all)(project, [(job.style, job.html) for job in made])
+    details = [patient.as_context() for patient in patients]
+    lang = made[0].lang if made else None
+
+    def html(i: int | None, section: str | None, **numbers) -> str:
+        return render.render_html(project, library.org, parts, paper, today, lang=lang,
+                                  patient=None if i is None else details[i], section=section, **numbers)
+
+    results = personal.render(project, style, html, len(made), render_all, rest_cache)
     for job, rendered in zip(made, results, strict=True):
         job.pages = rendered.pages
         _check_first_page(job, rendered, problems, personalised=True)

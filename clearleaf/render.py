@@ -164,12 +164,20 @@ def _environment(project: Project, lang: str, catalogue_stamp) -> SandboxedEnvir
 
 
 def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, today: date,
-                preview: dict | None = None, patient: dict | None = None, *, lang: str = "en") -> str:
+                preview: dict | None = None, patient: dict | None = None, *, lang: str = "en",
+                section: str | None = None, stand_ins: int = 0, total_pages: int = 0) -> str:
     """Return the HTML document for a leaflet followed by its inserts.
 
     lang is the language of the interface text (headings, labels, footer) and of the dates; it
     should be the leaflets' own language. The document's lang and dir come from the first part.
+    section picks half of a personalised handout (clearleaf/personal.py): "personal" is the first
+    part up to the patient's details, its footer counting total_pages; "rest" is stand_ins blank
+    pages, then everything after the details. The rest never holds patient details.
     """
+    if section not in (None, "personal", "rest"):
+        raise ValueError(f"unknown section {section!r}")
+    if section == "rest":
+        patient = None
     env = environment(project, lang)
     first = parts[0]
     doc = {
@@ -190,6 +198,9 @@ def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, t
                   for n, p in enumerate(parts)],
         "preview": preview,
         "patient": patient,
+        "section": section,
+        "stand_ins": stand_ins,
+        "total_pages": total_pages,
     }
     try:
         return env.get_template(TEMPLATE).render(context)

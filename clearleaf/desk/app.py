@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import builder, content, deliver, i18n, pdf, printing, staff
+from .. import builder, content, deliver, i18n, pdf, personal, printing, staff
 from ..config import Project
 from ..content import INSERT, LEAFLET
 from ..errors import ClearleafError, Problem, Problems
@@ -109,6 +110,9 @@ class Desk:
 
     def __init__(self, project: Project, options: DeskOptions, pool=None):
         self.project, self.options, self.pool = project, options, pool
+        # The part of every handout after the patient's details, rendered once (clearleaf/personal.py).
+        self.rest_cache = personal.RestCache()
+        self.printers = Printers()
         self.catalogue = Catalogue(project)
         library = self.catalogue.current()
         if any(p.path.endswith("org.yaml") for p in self.catalogue.problems):
@@ -236,7 +240,7 @@ def create_app(project: Project, options: DeskOptions = DeskOptions(), pool=None
         """Render the form, with its preview and actions once a handout is prepared."""
         return desk.page(request, session, "handout.html", status=status, row=row, values=values,
                          errors=errors or {}, summary=summary or [], prepared=prepared, token=token, result=result,
-                         printers=await run_in_threadpool(printers))
+                         printers=await run_in_threadpool(desk.printers) if prepared else None)
 
     async def index(request: Request, session, form):
         library = desk.catalogue.current()
@@ -553,7 +557,8 @@ def prepare(desk: Desk, library, row: Row, values: dict):
                                 allow_overdue=desk.options.allow_draft, allow_draft=desk.options.allow_draft,
                                 today=today, variant="large" if values["large"] else "standard",
                                 lang=values["lang"], library=library,
-                                render_all=desk.pool.render_all if desk.pool else None)
+                                render_all=desk.pool.render_all if desk.pool else None,
+                                rest_cache=desk.rest_cache)
     except ClearleafError as exc:
         return {}, [str(p) for p in exc.problems] or [exc.text], None
     return {}, [], made[0]
@@ -647,12 +652,26 @@ def do_email(desk: Desk, prepared: Prepared, form: dict, user: str) -> Result:
 ACTIONS = {"download": do_download, "print": do_print, "email": do_email}
 
 
-def printers() -> dict:
-    """Return the CUPS queues to offer, or why there are none."""
-    try:
-        return {"names": printing.list_printers(), "error": None}
-    except ClearleafError as exc:
-        return {"names": [], "error": exc.text}
+class Printers:
+    """The CUPS queues to offer, asked again after FRESH seconds; a failure is never kept.
+
+    Asking CUPS runs lpstat, a process of its own, which would otherwise be paid for by every
+    preview. A queue that stops meanwhile is still caught when printing (printing.print_pdf).
+    """
+
+    FRESH = 30.0
+
+    def __init__(self):
+        self._known: tuple[float, list] | None = None
+
+    def __call__(self) -> dict:
+        now = time.monotonic()
+        if self._known is None or now - self._known[0] > self.FRESH:
+            try:
+                self._known = (now, printing.list_printers())
+            except ClearleafError as exc:
+                return {"names": [], "error": exc.text}
+        return {"names": self._known[1], "error": None}
 
 
 # --- fonts, from the font packages ------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Render personalised handouts in two halves: the patient's page, and the rest, which is cached.
+
+Only page 1 of a personalised handout differs between patients: the masthead, the emergency
+signs and the "Your details" box. Everything after the box starts on page 2 and is the same for
+every patient given the same leaflet, inserts, language, style and day. So a handout is
+rendered as two documents (templates/handout.html, `section`):
+
+- "personal": the first part up to the patient's details, whose footer is told the whole
+  handout's page count ("Page 1 of Y");
+- "rest": a blank stand-in page for page 1, then everything after the details. The stand-in
+  makes its pages count on from 2 and keeps right-hand (recto) inserts on the right side;
+  pdf.Renderer cuts it out.
+
+pdfjoin.join then puts the halves together as one tagged PDF. The rest never holds patient details (render.render_html drops the patient for it),
+so a RestCache may keep it in memory between patients: the desk then lays out one page per
+request instead of the whole handout. The CLI renders the same halves, so both front ends give
+the same bytes. A patient's part longer than a page is rendered whole instead (see render).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from typing import Callable
+
+from . import pdf, pdfjoin
+from .config import Project
+
+class RestCache:
+    """The rendered "rest" halves, newest kept, by style and HTML. Safe to share between threads."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(style: pdf.Style, html: str) -> tuple:
+        return (style, hashlib.sha256(html.encode("utf-8")).digest())
+
+    def get(self, key) -> pdf.Rendered | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key, rendered: pdf.Rendered) -> None:
+        with self._lock:
+            self._items[key] = rendered
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def render(project: Project, style: pdf.Style, html: Callable[..., str], count: int,
+           render_all=None, cache: RestCache | None = None) -> list[pdf.Rendered]:
+    """Render count personalised handouts, each as one PDF.
+
+    html(i, section, **numbers) is patient i's handout HTML (render.render_html): section
+    "personal" with total_pages, "rest" (i is None: it has no patient) with stand_ins, or None
+    for the whole handout. render_all renders (style, html, trim) jobs (pdf.render_all, or a
+    desk's warm pool).
+
+    When the patient's part takes more than one page (a long note, or large print), the rest
+    would start on a new page after a mostly empty one, so that handout is rendered whole instead,
+    as one document: slower, and laid out as it always was.
+    """
+    render_all = render_all or pdf.render_all
+    cache = cache if cache is not None else RestCache()
+    rest_html = html(None, "rest", stand_ins=1)
+    key = cache.key(style, rest_html)
+    rest = cache.get(key)
+    if rest is None:
+        (rest,) = render_all(project, [(style, rest_html, (1, 0))])
+        cache.put(key, rest)
+    firsts = render_all(project, [(style, html(i, "personal", total_pages=1 + rest.pages)) for i in range(count)])
+    longer = [i for i, first in enumerate(firsts) if first.pages != 1]
+    wholes = dict(zip(longer, render_all(project, [(style, html(i, None)) for i in longer]), strict=True))
+    return [wholes[i] if i in wholes else joined(first, rest) for i, first in enumerate(firsts)]
+
+
+def joined(first: pdf.Rendered, rest: pdf.Rendered) -> pdf.Rendered:
+    """One Rendered from the two halves: pages and outline joined, page 1 facts from the first."""
+    data = pdfjoin.join(first.pdf, first.bookmarks, rest.pdf, rest.bookmarks)
+    warnings = first.warnings + [w for w in rest.warnings if w not in first.warnings]
+    return pdf.Rendered(data, first.pages + rest.pages, first.first_page, warnings,
+                        first.bookmarks + rest.bookmarks)
