@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -316,7 +317,10 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
         return render.render_html(project, library.org, parts, paper, today, lang=lang,
                                   patient=None if i is None else details[i], section=section, **numbers)
 
-    results = personal.render(project, style, html, len(made), render_all, rest_cache)
+    with contextlib.ExitStack() as stack:
+        if render_all is None:  # in this process, loading the fonts once for both halves
+            render_all = stack.enter_context(pdf.InProcess(project)).render_all
+        results = personal.render(project, style, html, len(made), render_all, rest_cache)
     for job, rendered in zip(made, results, strict=True):
         job.pages = rendered.pages
         _check_first_page(job, rendered, problems, personalised=True)

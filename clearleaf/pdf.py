@@ -592,17 +592,8 @@ def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | Non
         # and 2.6 s. So small builds stay in-process.
         workers = 1 if len(jobs) < POOL_MIN_JOBS else min(len(jobs), os.cpu_count() or 1, 4)
     if workers <= 1 or len(jobs) <= 1:
-        renderers: dict = {}
-        fonts = Fonts(project)
-        try:
-            results = []
-            for style, html, trim in jobs:
-                if style not in renderers:
-                    renderers[style] = Renderer(project, style, fonts)
-                results.append(renderers[style].render(html, trim))
-            return results
-        finally:
-            fonts.close()
+        with InProcess(project) as here:
+            return here.render(jobs)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -620,3 +611,46 @@ def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | Non
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+
+
+class InProcess:
+    """Renders in this process for the length of a `with` block, keeping its fonts and stylesheets.
+
+    Its render_all has render_all's signature, so several calls (the two halves of a
+    personalised handout) load the fonts once; a batch of POOL_MIN_JOBS or more still goes to a
+    process pool.
+    """
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.fonts: Fonts | None = None
+        self.renderers: dict = {}
+
+    def __enter__(self) -> "InProcess":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def render(self, jobs) -> list[Rendered]:
+        """Render (style, html[, trim]) jobs here, one after another."""
+        results = []
+        for style, html, trim in as_jobs(jobs):
+            if style not in self.renderers:
+                if self.fonts is None:
+                    self.fonts = Fonts(self.project)
+                self.renderers[style] = Renderer(self.project, style, self.fonts)
+            results.append(self.renderers[style].render(html, trim))
+        return results
+
+    def render_all(self, project: Project, jobs) -> list[Rendered]:
+        if len(jobs) >= POOL_MIN_JOBS:
+            return render_all(project, jobs)
+        return self.render(jobs)
+
+    def close(self) -> None:
+        """Delete the fonts WeasyPrint copied to a temporary folder."""
+        if self.fonts is not None:
+            self.fonts.close()
+            self.fonts = None
+        self.renderers.clear()
