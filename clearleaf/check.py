@@ -209,7 +209,12 @@ class Readability:
 
 @dataclass
 class Pemat:
-    """The PEMAT-P items a machine checked, which passed, and which need a person."""
+    """The PEMAT-P items of one file: those a machine checked (and passed), those that do not apply,
+    and those only a person can rate.
+
+    There is deliberately no score: a machine judges at most 6 of the 24 items, so a percentage
+    over those would read as a full PEMAT-P rating, which it is not.
+    """
 
     checked: list[int] = field(default_factory=list)
     passed: list[int] = field(default_factory=list)
@@ -224,18 +229,30 @@ class Pemat:
             self.passed.remove(item)
 
     @property
-    def score(self) -> int | None:
-        return round(100 * len(self.passed) / len(self.checked)) if self.checked else None
+    def failed(self) -> list[int]:
+        return [i for i in sorted(self.checked) if i not in self.passed]
 
     @property
     def needs_person(self) -> list[int]:
         return [i for i in PEMAT_ITEMS if i not in self.checked and i not in self.not_applicable]
 
+    def summary(self) -> str:
+        """Return what was measured: 'PEMAT-P: 5 of 6 machine-checked items pass; 1 not applicable; ...'."""
+        if self.checked:
+            verb = "passes" if len(self.checked) == 1 else "pass"
+            measured = f"{len(self.passed)} of {_count(len(self.checked), 'machine-checked item')} {verb}"
+        else:
+            measured = "no items machine-checked"
+        person = len(self.needs_person)
+        return (f"PEMAT-P: {measured}; {len(set(self.not_applicable))} not applicable; "
+                f"{person} {'needs' if person == 1 else 'need'} a person")
+
     def to_dict(self) -> dict:
-        return {"score": self.score, "checked": [pemat_label(i) for i in sorted(self.checked)],
-                "passed": [pemat_label(i) for i in sorted(self.passed)],
-                "needs_person": [pemat_label(i) for i in self.needs_person],
-                "not_applicable": [pemat_label(i) for i in sorted(self.not_applicable)]}
+        """Return each list of items as labels, and how many each list holds under 'counts'."""
+        lists = {"checked": sorted(self.checked), "passed": sorted(self.passed), "failed": self.failed,
+                 "not_applicable": sorted(set(self.not_applicable)), "needs_person": self.needs_person}
+        return {"counts": {name: len(items) for name, items in lists.items()},
+                **{name: [pemat_label(i) for i in items] for name, items in lists.items()}}
 
 
 @dataclass
@@ -975,26 +992,69 @@ def has_errors(reports: list[Report]) -> bool:
 # --- Output ---------------------------------------------------------------------------------------
 
 def to_json(reports: list[Report]) -> str:
-    """Return the reports as a JSON list, one object per file."""
-    return json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False)
+    """Return the run as a JSON object: one object per file, and the PEMAT-P items that need a person."""
+    run = {"files": [r.to_dict() for r in reports],
+           "pemat_needs_person": [pemat_label(i) for i in _needs_person(reports)]}
+    return json.dumps(run, indent=2, ensure_ascii=False)
 
 
 def to_text(reports: list[Report]) -> str:
-    """Return the reports for a terminal: per file a header, its findings, then what needs a person."""
+    """Return the reports for a terminal: per file a header, its findings and what PEMAT-P measured;
+    then, once, the PEMAT-P items that need a person."""
     out = []
     for report in reports:
         out.append(_header(report))
         out += [str(f) for f in report.findings]
         if report.pemat is not None:
-            items = ", ".join(f"{i} {PEMAT_ITEMS[i][0]}" for i in report.pemat.needs_person)
-            out.append(textwrap.fill(items, width=100, initial_indent="  needs a person (PEMAT-P): ",
-                                     subsequent_indent="    "))
+            out.append(f"  {report.pemat.summary()}")
+            out += [f"    fails: {pemat_label(i)}" for i in report.pemat.failed]
         out.append("")
+    needs_person = _needs_person_text(reports)
+    if needs_person:
+        out += [*needs_person, ""]
     errors = sum(len(r.errors) for r in reports)
     warnings = sum(len(r.warnings) for r in reports)
     files = sum(1 for r in reports if r.kind != CONFIG)
     out.append(f"checked {_count(files, 'file')}: {_count(errors, 'error')}, {_count(warnings, 'warning')}")
     return "\n".join(out)
+
+
+def _needs_person(reports: list[Report]) -> dict[int, list[str]]:
+    """Return each PEMAT-P item that needs a person in any file, with the files it needs one in."""
+    files: dict[int, list[str]] = {}
+    for report in reports:
+        if report.pemat is not None:
+            for item in report.pemat.needs_person:
+                files.setdefault(item, []).append(report.path)
+    return dict(sorted(files.items()))
+
+
+def _needs_person_text(reports: list[Report]) -> list[str]:
+    """Return the items that need a person once for the run; name files only where the lists differ."""
+    rated = [r.path for r in reports if r.pemat is not None]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for item, paths in _needs_person(reports).items():
+        groups.setdefault(tuple(paths), []).append(item)
+    if not groups:
+        return []
+    if list(groups) == [tuple(rated)]:
+        return ["PEMAT-P items that need a person in every file (a machine cannot judge them):",
+                _fill_items(groups[tuple(rated)], "  ")]
+    out = ["PEMAT-P items that need a person (a machine cannot judge them):"]
+    # Items needed in every file first, then the rest in item order; the files, then their items.
+    for paths, items in sorted(groups.items(), key=lambda g: (g[0] != tuple(rated), g[1])):
+        every = "in both files:" if len(rated) == 2 else f"in all {len(rated)} files:"
+        where = every if paths == tuple(rated) else f"only in {', '.join(paths)}:"
+        out.append(textwrap.fill(where, width=100, initial_indent="  ", subsequent_indent="      ",
+                                 break_long_words=False, break_on_hyphens=False))
+        out.append(_fill_items(items, "    "))
+    return out
+
+
+def _fill_items(items: list[int], indent: str) -> str:
+    """Wrap '1 purpose is evident; 2 ...' at 100 columns, never between an item's number and its name."""
+    text = "; ".join(f"{i}\0{PEMAT_ITEMS[i][0]}" for i in items)
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent).replace("\0", " ")
 
 
 def _count(n: int, what: str) -> str:
@@ -1014,6 +1074,4 @@ def _header(report: Report) -> str:
     else:
         parts.append(f"FK {r.fk:.1f}" if r and r.fk is not None else "FK n/a")
         parts.append(f"SMOG {r.smog:.1f}" if r and r.smog is not None else "SMOG n/a")
-    score = report.pemat.score
-    parts.append(f"PEMAT {score}/100" if score is not None else "PEMAT n/a")
     return "  ".join(parts)

@@ -324,8 +324,9 @@ def check_(project, ids, fmt):
 
     Reading grade (Flesch-Kincaid and SMOG), long sentences, unexplained
     medical terms, headings, actions, the danger callout, insert sections,
-    review dates, sources and alt text, with a PEMAT-P score and the PEMAT-P
-    items that need a person. With no ID, every leaflet and insert; with IDs,
+    review dates, sources and alt text. Per file, how many PEMAT-P items a
+    machine checked and passed (not a PEMAT-P score); once, the items that
+    need a person. With no ID, every leaflet and insert; with IDs,
     those leaflets and the inserts they list. Exits 1 if there is any error;
     warnings do not fail. docs/checks.md explains each check.
 

@@ -4,6 +4,7 @@ leaflets in a throwaway project, and on the real content (which must have no err
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -118,10 +119,14 @@ def add_checks(project: Path, yaml_text: str) -> None:
     org.write_text(org.read_text("utf-8") + "\n" + yaml_text, "utf-8")
 
 
-def report(project: Path, *ids: str) -> list[dict]:
+def run_json(project: Path, *ids: str) -> dict:
     result = run(project, "check", *ids, "--format", "json")
     assert "Traceback" not in result.output
     return json.loads(result.stdout)
+
+
+def report(project: Path, *ids: str) -> list[dict]:
+    return run_json(project, *ids)["files"]
 
 
 def findings(project: Path, *ids: str) -> list[dict]:
@@ -141,9 +146,14 @@ def test_clean_leaflet_passes_with_scores(knee):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     header = next(line for line in lines if line.startswith("leaflets/knee.md  "))
-    assert "FX-KNE-001 v1.0" in header and "FK " in header and "SMOG " in header and "PEMAT 100/100" in header
-    assert any(line.startswith("leaflets/inserts/knee-wash.md  FX-KNW-001 v2.0") for line in lines)
-    assert "needs a person (PEMAT-P): 1 purpose is evident" in result.stdout
+    assert "FX-KNE-001 v1.0" in header and "FK " in header and "SMOG " in header and "PEMAT" not in header
+    assert lines[lines.index(header) + 1] == \
+        "  PEMAT-P: 5 of 5 machine-checked items pass; 1 not applicable; 18 need a person"
+    insert_header = next(line for line in lines if line.startswith("leaflets/inserts/knee-wash.md  "))
+    assert insert_header.startswith("leaflets/inserts/knee-wash.md  FX-KNW-001 v2.0")
+    assert lines[lines.index(insert_header) + 1] == \
+        "  PEMAT-P: 4 of 4 machine-checked items pass; 6 not applicable; 14 need a person"
+    assert "fails:" not in result.stdout
     assert lines[-1] == "checked 2 files: 0 errors, 0 warnings"
 
 
@@ -164,8 +174,8 @@ def test_json_has_every_field(knee):
     assert set(first["readability"]) == {"fk", "smog", "words", "sentences"}
     assert first["readability"]["sentences"] >= 10 and first["readability"]["words"] > 50
     pemat = first["pemat"]
-    assert pemat["score"] == 100
-    assert pemat["checked"] == pemat["passed"]
+    assert "score" not in pemat
+    assert pemat["checked"] == pemat["passed"] and pemat["failed"] == []
     assert any(item.startswith("20. ") for item in pemat["checked"])
     assert any(item.startswith("5. The material uses the active voice") for item in pemat["needs_person"])
     # 17 understandability + 7 actionability items: each is checked, needs a person, or does not apply.
@@ -177,6 +187,139 @@ def test_every_leaflet_and_insert_without_ids(knee):
     paths = {r["path"] for r in report(knee)}
     assert {"leaflets/knee.md", "leaflets/sample.md", "leaflets/inserts/first-insert.md",
             "leaflets/inserts/second-insert.md", "leaflets/inserts/knee-wash.md"} <= paths
+
+
+# --- PEMAT-P: what was measured, never a score (issue 9) ------------------------------------------
+
+# What the fixture project's PEMAT-P lines must say: a machine checks items 6, 8, 9, 11 and 20 in
+# English (not 4: the fixture has no glossary); in Spanish only 8 and 11. sample.md runs on past
+# 250 words without a heading (item 8); second-insert.en.md has no action for the reader (item 20).
+FIXTURE_PEMAT = {
+    "leaflets/sample.md": ("  PEMAT-P: 4 of 5 machine-checked items pass; 1 not applicable; 18 need a person",
+                           [8]),
+    "leaflets/inserts/first-insert.md": (
+        "  PEMAT-P: 4 of 4 machine-checked items pass; 6 not applicable; 14 need a person", []),
+    "leaflets/inserts/second-insert.md": (
+        "  PEMAT-P: 2 of 2 machine-checked items pass; 6 not applicable; 16 need a person", []),
+    "leaflets/inserts/second-insert.en.md": (
+        "  PEMAT-P: 3 of 4 machine-checked items pass; 6 not applicable; 14 need a person", [20]),
+}
+EVERY_FILE = [1, 2, 3, 4, 5, 7, 10, 12, 15, 21, 22, 23, 24, 26]  # needs a person in all four
+NEEDS_A_PERSON = "PEMAT-P items that need a person"
+
+
+@pytest.fixture
+def fixture_project(tmp_path) -> Path:
+    return make_project(tmp_path / "fixture")
+
+
+def numbers(labels: list[str]) -> list[int]:
+    return [int(label.split(".")[0]) for label in labels]
+
+
+def file_block(stdout: str, path: str) -> list[str]:
+    """Return one file's lines of the text report: its header to the blank line after it."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{path}  "))
+    return lines[start:lines.index("", start)]
+
+
+def test_each_file_says_what_pemat_items_a_machine_checked(fixture_project):
+    out = run(fixture_project, "check").stdout
+    for path, (summary, failed) in FIXTURE_PEMAT.items():
+        block = file_block(out, path)
+        assert "PEMAT" not in block[0], block[0]
+        at = block.index(summary)
+        # A failed item is named, number and wording, on the lines right after the counts.
+        assert block[at + 1:] == [f"    fails: {check.pemat_label(i)}" for i in failed], block
+
+
+def test_no_pemat_score_is_printed(fixture_project, knee):
+    for project in (fixture_project, knee):
+        text = run(project, "check").stdout
+        assert "/100" not in text and "PEMAT " not in text
+        for line in text.splitlines():
+            if "PEMAT" in line:
+                assert "%" not in line and not re.search(r"\bscore\b", line, re.IGNORECASE), line
+
+
+def test_the_items_that_need_a_person_are_listed_once_per_run(fixture_project):
+    out = run(fixture_project, "check").stdout
+    assert out.count(NEEDS_A_PERSON) == 1
+    for item in (1, 5, 26):
+        assert out.count(f"{item} {check.PEMAT_ITEMS[item][0]}") == 1, item
+    lines = out.splitlines()
+    start = lines.index(f"{NEEDS_A_PERSON} (a machine cannot judge them):")
+    # After every file, before the totals.
+    assert start > max(lines.index(summary) for summary, _ in FIXTURE_PEMAT.values())
+    assert lines[-1].startswith("checked 4 files:")
+    listed = "\n".join(lines[start + 1:-2])
+    # The same list for every file is said once; what differs names its files.
+    assert listed == "\n".join([
+        "  in all 4 files:",
+        "    1 purpose is evident; 2 nothing distracts from the purpose; 3 common, everyday language;",
+        "    4 medical terms are defined; 5 active voice; 7 no calculations; 10 logical sequence; 12 visual",
+        "    cues on key points; 15 visual aids where they help; 21 speaks to the reader in actions;",
+        "    22 actions in explicit steps; 23 a tool such as a checklist; 24 how to do any calculation;",
+        "    26 visual aids that help to act",
+        "  only in leaflets/inserts/second-insert.md:",
+        "    9 informative headers; 20 at least one action",
+        "  only in leaflets/sample.md:",
+        "    16 visual aids reinforce the content; 17 visual aids have clear captions; 18 clear, uncluttered",
+        "    pictures; 25 how to use charts or diagrams",
+    ])
+
+
+def test_one_list_names_no_files_when_every_file_needs_the_same(fixture_project):
+    out = run(fixture_project, "check", "first-insert").stdout
+    assert out.count(NEEDS_A_PERSON) == 1
+    assert f"{NEEDS_A_PERSON} in every file (a machine cannot judge them):" in out
+    assert "only in" not in out and "in all" not in out
+
+
+def test_json_carries_the_pemat_counts_and_lists(fixture_project):
+    run_ = run_json(fixture_project)
+    assert set(run_) == {"files", "pemat_needs_person"}
+    by_path = {r["path"]: r["pemat"] for r in run_["files"]}
+    assert set(by_path) == set(FIXTURE_PEMAT)
+    for path, (summary, failed) in FIXTURE_PEMAT.items():
+        pemat = by_path[path]
+        assert set(pemat) == {"counts", "checked", "passed", "failed", "not_applicable", "needs_person"}
+        assert {name: len(pemat[name]) for name in pemat["counts"]} == pemat["counts"]
+        counts = pemat["counts"]
+        # The JSON counts are the ones the text line prints.
+        assert summary == (f"  PEMAT-P: {counts['passed']} of {counts['checked']} machine-checked items "
+                           f"pass; {counts['not_applicable']} not applicable; "
+                           f"{counts['needs_person']} need a person")
+        assert counts["failed"] == counts["checked"] - counts["passed"] == len(failed)
+        assert pemat["failed"] == [check.pemat_label(i) for i in failed]
+        assert counts["checked"] + counts["not_applicable"] + counts["needs_person"] == 24
+    sample = by_path["leaflets/sample.md"]
+    assert numbers(sample["checked"]) == [6, 8, 9, 11, 20] and numbers(sample["not_applicable"]) == [19]
+    assert numbers(by_path["leaflets/inserts/second-insert.md"]["checked"]) == [8, 11]
+    # The run's list: every item that needs a person in any file, once, in item order.
+    union = sorted(EVERY_FILE + [9, 16, 17, 18, 20, 25])
+    assert run_["pemat_needs_person"] == [check.pemat_label(i) for i in union]
+    assert '"score"' not in json.dumps(run_)
+
+
+def test_the_json_shape_is_documented(fixture_project):
+    docs = (REPO / "docs" / "checks.md").read_text("utf-8")
+    described = docs[docs.index("With `--format json`"):docs.index("`check` does not render PDFs")]
+    run_ = run_json(fixture_project)
+    pemat = run_["files"][0]["pemat"]
+    for key in [*run_, *pemat, *pemat["counts"]]:
+        assert re.search(rf"\b{key}\b", described), key
+    assert "score" not in described.replace("no score field", "")
+
+
+def test_pemat_summary_words_for_one_item():
+    others = [i for i in check.PEMAT_ITEMS if i not in (11, 1)]
+    pemat = check.Pemat(checked=[11], passed=[], not_applicable=others)
+    assert pemat.summary() == \
+        "PEMAT-P: 0 of 1 machine-checked item passes; 22 not applicable; 1 needs a person"
+    assert pemat.failed == [11]
+    assert check.Pemat().summary() == "PEMAT-P: no items machine-checked; 0 not applicable; 24 need a person"
 
 
 # --- Readability ----------------------------------------------------------------------------------
@@ -265,7 +408,11 @@ def test_unexplained_glossary_term_is_flagged_at_its_first_use(knee):
                line=line_of(leaflet(knee), "You may need an arthroscopy"))
     assert has(found, "warning", "medical term 'joint'", line=line_of(leaflet(knee), "Your knee is the joint"))
     pemat = report(knee, "knee")[0]["pemat"]
-    assert not any(p.startswith("4. ") for p in pemat["passed"]) and pemat["score"] < 100
+    assert not any(p.startswith("4. ") for p in pemat["passed"])
+    assert [p.split(".")[0] for p in pemat["failed"]] == ["4"]
+    result = run(knee, "check", "knee")
+    assert "  PEMAT-P: 5 of 6 machine-checked items pass; 1 not applicable; 17 need a person\n" \
+           f"    fails: {check.pemat_label(4)}\n" in result.stdout
 
 
 @pytest.mark.parametrize("sentence", [
@@ -531,4 +678,10 @@ def test_real_content_has_no_errors():
     assert ": error:" not in result.stdout
     for path in ("leaflets/dvt.md", "leaflets/inserts/venous-angioplasty.md",
                  "leaflets/inserts/catheter-directed-thrombolysis.md", "leaflets/inserts/venous-stent.md"):
-        assert any(line.startswith(f"{path}  ") and "PEMAT 100/100" in line for line in result.stdout.splitlines())
+        block = file_block(result.stdout, path)
+        # Every item a machine checked passes (the text says how many: never a PEMAT-P score).
+        passing = re.compile(r"  PEMAT-P: (\d) of \1 machine-checked items pass; .*")
+        assert any(passing.fullmatch(line) for line in block), block
+        assert not any("fails:" in line for line in block)
+    assert "/100" not in result.stdout
+    assert result.stdout.count("PEMAT-P items that need a person") == 1
