@@ -227,6 +227,8 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     meta, meta_lines = _check_front_matter(kind, "\n".join(lines[1:end]), shown, end + 1, local, lang)
     body = "\n".join(lines[end + 1:])
     body_first = end + 2
+    if "sources" not in meta or meta["sources"]:  # a bad sources list is reported already
+        check_citations(body, body_first, len(meta.get("sources") or ()), shown, meta_lines, local)
     rtl = i18n.is_rtl(meta.get("lang", "en")) if meta.get("lang") else False
     rendered = _render_placeholders(body, public_org(org, meta.get("lang")), shown, body_first, local,
                                     RTL_CONTENT_ENV if rtl else CONTENT_ENV)
@@ -237,6 +239,24 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     if local:
         return None
     return Leaflet(id_, kind, path, shown, meta, meta_lines, html, callouts, lead, translated=bool(lang))
+
+
+CITATION_RE = re.compile(r"\[(\d{1,3})\](?!\()")  # [2], but not a Markdown link [2](...)
+
+
+def check_citations(body: str, first_line: int, count: int, shown: str, meta_lines: dict,
+                    problems: Problems) -> None:
+    """Every [n] in the text must name one of the numbered sources."""
+    for n, line in enumerate(body.split("\n")):
+        for found in CITATION_RE.finditer(line):
+            number = int(found.group(1))
+            if count == 0:
+                problems.add(shown, first_line + n, f"[{number}] cites a source, but 'sources' lists none",
+                             "add the source to 'sources:' in the front matter (they are numbered from 1)")
+            elif not 1 <= number <= count:
+                problems.add(shown, first_line + n, f"[{number}] cites source {number}, but 'sources' lists {count}",
+                             f"cite a number from 1 to {count}, or add the source to 'sources:' "
+                             f"(line {meta_lines.get('sources', 2)})")
 
 
 def _check_front_matter(kind: str, text: str, shown: str, close_line: int, problems: Problems,

@@ -17,6 +17,7 @@ from . import i18n
 from .config import Project, leaflet_url, public_org
 from .content import Leaflet
 from .errors import Problem, Problems, RenderError
+from .schema import Source
 
 TEMPLATE = "handout.html"
 # Where "Page %(page)s of %(pages)s" puts the numbers; the template cuts the translated text
@@ -53,6 +54,11 @@ class Part:
     @property
     def meta(self):
         return self.leaflet.meta
+
+    @property
+    def sources(self) -> list[Source]:
+        """The numbered sources, each a Source (a plain title becomes one)."""
+        return [s if isinstance(s, Source) else Source(str(s)) for s in self.leaflet.meta.get("sources") or ()]
 
     @property
     def dir(self) -> str:

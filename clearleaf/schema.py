@@ -18,11 +18,27 @@ STATUSES = ("draft", "approved")
 
 
 @dataclass(frozen=True)
+class Source:
+    """One item of `sources`: its title, and where and when it was read, if given."""
+
+    title: str
+    url: str | None = None
+    accessed: date | None = None
+
+    def __str__(self) -> str:
+        return self.title
+
+
+SOURCE_KEYS = ("title", "url", "accessed")
+URL_RE = re.compile(r"^https?://[^\s<>\"]+$")
+
+
+@dataclass(frozen=True)
 class Field:
     """One front-matter key: its name, its kind, whether it is required, and what it means."""
 
     name: str
-    kind: str  # text | date | status | lang | list | ids
+    kind: str  # text | date | status | lang | list | ids | sources
     required: bool
     doc: str
     example: str
@@ -46,7 +62,10 @@ FIELDS: tuple[Field, ...] = (
           '"A clot in a deep vein, usually in the leg. This leaflet explains how it is treated."'),
     Field("lang", "lang", False, "The language, as a BCP 47 tag. Defaults to `en`.", "en"),
     Field("reviewed_by", "text", False, "Who clinically reviewed this version.", "Dr A. Patel, consultant radiologist"),
-    Field("sources", "list", False, "The evidence the leaflet draws on, one item each.",
+    Field("sources", "sources", False,
+          "The evidence the leaflet draws on, one item each: a title, or `{title, url, accessed}` "
+          "(accessed as YYYY-MM-DD). Numbered from 1 in \"About this leaflet\"; cite one in the text "
+          "as [1].",
           "[NICE NG158 (2020), Society of Interventional Radiology]"),
     Field("inserts", "ids", False,
           "Leaflets only: the ids of the procedure inserts that may be printed with this leaflet.",
@@ -86,6 +105,8 @@ def parse_value(field: Field, raw) -> tuple[object, str | None, str | None]:
             if not 1 <= sentences <= 3:
                 return None, f"summary has {sentences} sentences", "write one to three short sentences, each ending with a full stop"
         return value, None, None
+    if field.kind == "sources":
+        return _parse_sources(field, raw)
     # list and ids
     if not isinstance(raw, list) or not all(isinstance(i, str) and i.strip() for i in raw):
         return None, f"'{field.name}' must be a list of text items", f"write it as {field.name}: {field.example}"
@@ -95,6 +116,39 @@ def parse_value(field: Field, raw) -> tuple[object, str | None, str | None]:
         if bad:
             return None, f"'{bad[0]}' in {field.name} is not an id", "ids are lowercase words joined by hyphens, e.g. venous-stent"
     return items, None, None
+
+
+def _parse_sources(field: Field, raw):
+    """A list of titles, or of {title, url, accessed} mappings, or a mix."""
+    example = ('write each source as a line "- Title", or as "- {title: NICE NG158, '
+               'url: https://www.nice.org.uk/guidance/ng158, accessed: 2026-11-30}"')
+    if not isinstance(raw, list) or not raw:
+        return None, "'sources' must be a list", example
+    found = []
+    for n, item in enumerate(raw, 1):
+        if isinstance(item, str) and item.strip():
+            found.append(Source(" ".join(item.split())))
+            continue
+        if not isinstance(item, dict):
+            return None, f"source {n} is neither a title nor a mapping", example
+        unknown = [k for k in item if k not in SOURCE_KEYS]
+        if unknown:
+            close = get_close_matches(unknown[0], SOURCE_KEYS, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else "the keys are title, url and accessed"
+            return None, f"source {n} has an unknown key '{unknown[0]}'", hint
+        title, url, accessed = item.get("title"), item.get("url"), item.get("accessed")
+        if not isinstance(title, str) or not title.strip():
+            return None, f"source {n} has no title", "give it a title: the document's name and publisher"
+        if url is not None and (not isinstance(url, str) or not URL_RE.match(url.strip())):
+            return None, f"source {n}'s url is not a web address", "write the full address, starting https://"
+        when = None
+        if accessed is not None:
+            when, problem, _ = _parse_date(Field("accessed", "date", False, "", "2026-11-30"),
+                                           accessed if isinstance(accessed, str) else "")
+            if problem:
+                return None, f"source {n}: {problem}", "write the day you read it as YYYY-MM-DD, e.g. accessed: 2026-11-30"
+        found.append(Source(" ".join(title.split()), url.strip() if url else None, when))
+    return found, None, None
 
 
 def _parse_date(field: Field, value: str):

@@ -131,7 +131,7 @@ def test_contacts_and_about_sections_come_from_org_and_front_matter(built, paper
     assert f"Reference {SAMPLE['code']}, version {SAMPLE['version']}." in text
     assert "Published 15 January 2026." in text and f"Review by {SAMPLE['review']}." in text
     assert "Checked by Dr Q. Fixture." in text
-    assert "Sources: Fixture source one." in text
+    assert "Sources: Fixture source one" in text
     # other_formats from org.yaml, with {phone} filled in from the first phone.
     assert "Fixture leaflets come in large print and other languages. Ring 0100 555 0199 to ask." in text
     insert = " ".join(page_texts(built.single(paper, "first-insert")))
