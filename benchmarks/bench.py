@@ -77,7 +77,8 @@ def main():
         for name, proj in (("this project", project), (f"{args.copies} more leaflets", big_project(args.copies, out))):
             for label, workers in (("one process", 1), ("process pool", 2)):
                 original = pdf.render_all
-                pdf.render_all = lambda p, jobs, workers=None, w=workers: original(p, jobs, workers=w)
+                pdf.render_all = (lambda p, jobs, workers=None, done=None, w=workers:
+                                  original(p, jobs, workers=w, done=done))
                 made = []
                 try:
                     med, best = timed(lambda: made.append(builder.build(proj, None, pdf.PAPERS, (), out / "all")),

@@ -50,10 +50,11 @@ class Result:
 
 def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path = Path("dist"),
           allow_overdue: bool = False, today: date | None = None, variant: str = "standard",
-          bleed: str | None = None, crop_marks: bool = False, langs=None) -> Result:
+          bleed: str | None = None, crop_marks: bool = False, langs=None, progress=None) -> Result:
     """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts.
 
-    langs: the languages to build; None builds every language present.
+    langs: the languages to build; None builds every language present. progress(done, total),
+    if given, is called as each PDF is rendered.
     """
     today = today or date.today()
     out = Path(out)
@@ -69,7 +70,7 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     warnings = [f"warning: {w}" for w in library.warnings]
     for job in jobs:
         job.html = render.render_html(project, library.org, job.parts, job.paper, today, lang=job.lang)
-    results = pdf.render_all(project, [(job.style, job.html) for job in jobs])
+    results = pdf.render_all(project, [(job.style, job.html) for job in jobs], done=counter(progress, len(jobs)))
     for job, rendered in zip(jobs, results):
         job.pages = rendered.pages
         warnings += [f"warning: {job.path.name} ({job.style.folder}): {w}" for w in rendered.warnings]
@@ -278,7 +279,7 @@ def handout_library(project: Project, leaflet_id: str, inserts=(), problems: Pro
 def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: list, paths: list[Path] | None = None,
              allow_overdue: bool = False, allow_draft: bool = False, today: date | None = None,
              variant: str = "standard", lang: str | None = None, *, library: Library | None = None,
-             render_all=None, rest_cache: personal.RestCache | None = None) -> list[Handout]:
+             render_all=None, rest_cache: personal.RestCache | None = None, progress=None) -> list[Handout]:
     """Render one personalised handout per patient, in memory; nothing is written here.
 
     It is in lang, or in the leaflet's own language; every insert must exist in that language.
@@ -286,6 +287,7 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     already loaded (the desk keeps one); render_all renders (style, html, trim) jobs (the desk's
     warm workers; default pdf.render_all). Each handout is rendered in two halves, the patient's
     page(s) and the rest (clearleaf/personal.py); rest_cache keeps the rest between calls.
+    progress(done, total), if given, is called as each patient's page is rendered.
     """
     today = today or date.today()
     style = pdf.Style(paper, variant)
@@ -320,7 +322,8 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     with contextlib.ExitStack() as stack:
         if render_all is None:  # in this process, loading the fonts once for both halves
             render_all = stack.enter_context(pdf.InProcess(project)).render_all
-        results = personal.render(project, style, html, len(made), render_all, rest_cache)
+        results = personal.render(project, style, html, len(made), render_all, rest_cache,
+                                  done=counter(progress, len(made)))
     for job, rendered in zip(made, results, strict=True):
         job.pages = rendered.pages
         _check_first_page(job, rendered, problems, personalised=True)
@@ -328,6 +331,18 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     log = records.log_path(project, library.org)
     return [Handout(job, rendered.pdf, patient, log, project, library.org)
             for job, rendered, patient in zip(made, results, patients, strict=True)]
+
+
+def counter(progress, total: int):
+    """Turn progress(done, total) into a done() to call once per finished job (None stays None)."""
+    if progress is None:
+        return None
+    count = [0]
+
+    def done() -> None:
+        count[0] += 1
+        progress(count[0], total)
+    return done
 
 
 def handout_name(leaflet_id: str, patient) -> str:

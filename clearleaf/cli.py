@@ -28,6 +28,36 @@ def _papers(paper: str) -> tuple[str, ...]:
     return PAPERS if paper == "all" else (paper,)
 
 
+QUIET = click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+PROGRESS_MIN = 4  # fewer PDFs than this finish before a bar would help
+
+
+class Progress:
+    """A progress bar on stderr while PDFs render: only on a terminal, never when quiet.
+
+    Pipes and CI logs stay free of it. It is the library's progress(done, total) callback.
+    """
+
+    def __init__(self, label: str, quiet: bool):
+        self.label, self.bar = label, None
+        self.enabled = not quiet and sys.stderr.isatty()
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < PROGRESS_MIN:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="clearleaf")
 @click.option("--project", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -64,8 +94,9 @@ def cli(ctx, root):
 @click.option("--crop-marks", is_flag=True, help="For a print shop: crop marks outside the bleed.")
 @click.option("--lang", "langs", multiple=True, metavar="LANG",
               help="Build only this language (repeatable; default: every language present).")
+@QUIET
 @click.pass_obj
-def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop_marks, langs):
+def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop_marks, langs, quiet):
     """Build PDFs into OUT/<paper>/.
 
     With no ID, every leaflet and every insert on its own. With an ID and
@@ -86,10 +117,14 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
         raise click.BadParameter(check_bleed(bleed), param_hint="--bleed")
     start = time.perf_counter()
     try:
-        result = builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue,
-                               variant=variant, bleed=bleed, crop_marks=crop_marks, langs=langs or None)
+        with Progress("Rendering PDFs", quiet) as progress:
+            result = builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue,
+                                   variant=variant, bleed=bleed, crop_marks=crop_marks, langs=langs or None,
+                                   progress=progress)
     except ClearleafError as exc:
         _fail(exc)
+    if quiet:
+        return
     for warning in result.warnings:
         click.echo(warning, err=True)
     for job in result.jobs:
@@ -188,9 +223,10 @@ def _render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, 
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="The PDF to write (with --patient) or the folder (with --patients). "
                    "Default: dist/handouts/<reference>.pdf.")
+@QUIET
 @click.pass_obj
 def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang, patient_file,
-             patients_file, out):
+             patients_file, out, quiet):
     """Save a personalised handout: the leaflet with a 'Your details' box on page 1.
 
     The patient file holds name, issued, clinician, contact_phone, medication
@@ -214,12 +250,15 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
         else:
             today = date.today()
             patients = handout.load_patients_csv(Path(patients_file), today, font_characters())
-            made = builder.handouts(project, leaflet_id, inserts, paper, patients, None, allow_overdue, allow_draft,
-                                    today, variant, lang)
+            with Progress("Rendering handouts", quiet) as progress:
+                made = builder.handouts(project, leaflet_id, inserts, paper, patients, None, allow_overdue,
+                                        allow_draft, today, variant, lang, progress=progress)
             paths = [(out or Path("dist/handouts")) / deliver.filename(item) for item in made]
         receipts = [deliver.deliver("save", item, deliver.SaveOptions(path)) for item, path in zip(made, paths)]
     except ClearleafError as exc:
         _fail(exc)
+    if quiet:
+        return
     for receipt in receipts:
         click.echo(f"wrote {receipt.detail} ({receipt.pages} pages)")
     click.echo(f"saved {len(receipts)} handout{'s' if len(receipts) != 1 else ''} in "

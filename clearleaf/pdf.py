@@ -562,13 +562,13 @@ class WarmPool:
         # One task per worker starts them all now, so the first request finds them warm.
         self.pids = sorted({f.result() for f in [self.pool.submit(_ready) for _ in range(workers)]})
 
-    def render_all(self, project: Project, jobs: list[tuple]) -> list[Rendered]:
+    def render_all(self, project: Project, jobs: list[tuple], done=None) -> list[Rendered]:
         """Render (style, html[, trim]) jobs on the warm workers; the same signature as render_all."""
         from concurrent.futures.process import BrokenProcessPool
 
         jobs = as_jobs(jobs)
         try:
-            return list(self.pool.map(_render_in_worker, *zip(*jobs)))
+            return _counted(self.pool.map(_render_in_worker, *zip(*jobs)), done)
         except BrokenProcessPool:
             raise RenderError("a render worker stopped unexpectedly (out of memory?); restart the desk") from None
 
@@ -578,10 +578,12 @@ class WarmPool:
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
-def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | None = None) -> list[Rendered]:
+def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | None = None,
+               done=None) -> list[Rendered]:
     """Render (style, html[, trim]) jobs, in parallel processes when there are several.
 
-    trim cuts stand-in pages, as Renderer.render does.
+    trim cuts stand-in pages, as Renderer.render does. done(), if given, is called as each job
+    finishes, in order (for a progress bar).
     """
     jobs = as_jobs(jobs)
     if not jobs:
@@ -593,7 +595,7 @@ def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | Non
         workers = 1 if len(jobs) < POOL_MIN_JOBS else min(len(jobs), os.cpu_count() or 1, 4)
     if workers <= 1 or len(jobs) <= 1:
         with InProcess(project) as here:
-            return here.render(jobs)
+            return here.render(jobs, done)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -603,7 +605,7 @@ def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | Non
         # spawn, not fork: a forked Pango/fontconfig state is not safe to share.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_init_worker, initargs=(str(project.root), tmpdir)) as pool:
-            return list(pool.map(_render_in_worker, *zip(*jobs)))
+            return _counted(pool.map(_render_in_worker, *zip(*jobs)), done)
     except BrokenProcessPool:
         raise RenderError("a render worker stopped unexpectedly (out of memory?); "
                           "run the build again, or build fewer leaflets at once") from None
@@ -611,6 +613,16 @@ def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | Non
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+
+
+def _counted(results, done) -> list[Rendered]:
+    """Collect results as they arrive, calling done() for each."""
+    found = []
+    for result in results:
+        found.append(result)
+        if done:
+            done()
+    return found
 
 
 class InProcess:
@@ -632,8 +644,8 @@ class InProcess:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def render(self, jobs) -> list[Rendered]:
-        """Render (style, html[, trim]) jobs here, one after another."""
+    def render(self, jobs, done=None) -> list[Rendered]:
+        """Render (style, html[, trim]) jobs here, one after another; done() after each."""
         results = []
         for style, html, trim in as_jobs(jobs):
             if style not in self.renderers:
@@ -641,12 +653,14 @@ class InProcess:
                     self.fonts = Fonts(self.project)
                 self.renderers[style] = Renderer(self.project, style, self.fonts)
             results.append(self.renderers[style].render(html, trim))
+            if done:
+                done()
         return results
 
-    def render_all(self, project: Project, jobs) -> list[Rendered]:
+    def render_all(self, project: Project, jobs, done=None) -> list[Rendered]:
         if len(jobs) >= POOL_MIN_JOBS:
-            return render_all(project, jobs)
-        return self.render(jobs)
+            return render_all(project, jobs, done=done)
+        return self.render(jobs, done)
 
     def close(self) -> None:
         """Delete the fonts WeasyPrint copied to a temporary folder."""

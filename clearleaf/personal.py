@@ -59,13 +59,13 @@ class RestCache:
 
 
 def render(project: Project, style: pdf.Style, html: Callable[..., str], count: int,
-           render_all=None, cache: RestCache | None = None) -> list[pdf.Rendered]:
+           render_all=None, cache: RestCache | None = None, done=None) -> list[pdf.Rendered]:
     """Render count personalised handouts, each as one PDF.
 
     html(i, section, **numbers) is patient i's handout HTML (render.render_html): section
     "personal" with total_pages, "rest" (i is None: it has no patient) with stand_ins, or None
     for the whole handout. render_all renders (style, html, trim) jobs (pdf.render_all, or a
-    desk's warm pool).
+    desk's warm pool). done(), if given, is called as each patient's page is rendered.
 
     When the patient's part takes more than one page (a long note, or large print), the rest
     would start on a new page after a mostly empty one, so that handout is rendered whole instead,
@@ -79,7 +79,8 @@ def render(project: Project, style: pdf.Style, html: Callable[..., str], count: 
     if rest is None:
         (rest,) = render_all(project, [(style, rest_html, (1, 0))])
         cache.put(key, rest)
-    firsts = render_all(project, [(style, html(i, "personal", total_pages=1 + rest.pages)) for i in range(count)])
+    firsts = render_all(project, [(style, html(i, "personal", total_pages=1 + rest.pages)) for i in range(count)],
+                        done=done)
     longer = [i for i, first in enumerate(firsts) if first.pages != 1]
     wholes = dict(zip(longer, render_all(project, [(style, html(i, None)) for i in longer]), strict=True))
     return [wholes[i] if i in wholes else joined(first, rest) for i, first in enumerate(firsts)]

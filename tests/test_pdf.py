@@ -381,9 +381,9 @@ def test_pooled_build_leaves_no_temp_folders(project, out, tmp_path, monkeypatch
     calls = []
     real = cpdf.render_all
 
-    def spy(project_, jobs, workers=None):
+    def spy(project_, jobs, workers=None, done=None):
         calls.append(len(jobs))
-        return real(project_, jobs, workers=2)
+        return real(project_, jobs, workers=2, done=done)
 
     monkeypatch.setattr(cpdf, "render_all", spy)
     assert_ok(build(project, out))

@@ -39,9 +39,9 @@ class Counting:
     def __init__(self):
         self.jobs = []
 
-    def __call__(self, project, jobs):
+    def __call__(self, project, jobs, done=None):
         self.jobs += pdf.as_jobs(jobs)
-        return pdf.render_all(project, jobs)
+        return pdf.render_all(project, jobs, done=done)
 
     def rests(self):
         return [html for _, html, trim in self.jobs if trim == (1, 0)]
