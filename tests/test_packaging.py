@@ -1,0 +1,49 @@
+"""`pip install .` gives a `clearleaf` command with the same commands as build.py."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The package installed with pip from a copy of the source (so the checkout stays clean)."""
+    src = tmp_path_factory.mktemp("src")
+    shutil.copy(REPO / "pyproject.toml", src)
+    shutil.copytree(REPO / "clearleaf", src / "clearleaf", ignore=shutil.ignore_patterns("__pycache__"))
+    site = tmp_path_factory.mktemp("site")
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                             "--no-deps", "--target", str(site), str(src)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return site
+
+
+def clearleaf(site: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(site)}  # the dependencies come from this interpreter's .venv
+    return subprocess.run([str(site / "bin" / "clearleaf"), *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_the_console_script_builds_a_project(installed, project, tmp_path):
+    assert (installed / "bin" / "clearleaf").is_file()
+    version = clearleaf(installed, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("clearleaf, version ")
+    out = tmp_path / "out"
+    result = clearleaf(installed, "--project", str(project), "build", "--out", str(out), "--paper", "a4")
+    assert result.returncode == 0, result.stderr
+    assert "built 4 PDFs" in result.stdout and len(list(out.rglob("*.pdf"))) == 4
+
+
+def test_an_installed_package_asks_for_the_project_folder(installed, tmp_path):
+    result = clearleaf(installed, "list")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "has no leaflets/ folder; pass --project with the project folder" in result.stderr
