@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 from markupsafe import Markup
 
-from . import content, i18n, pdf, personal, records, render
+from . import content, i18n, manifest, pdf, personal, records, render
 from .config import Project
 from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError
@@ -29,6 +30,7 @@ class Job:
     path: Path
     html: str = ""
     pages: int = 0
+    reused: bool = False  # unchanged since the last build (clearleaf/manifest.py): not rendered again
 
     @property
     def paper(self) -> str:
@@ -46,15 +48,19 @@ class Result:
 
     jobs: list[Job]
     warnings: list[str]
+    removed: list[Path] = field(default_factory=list)  # PDFs of deleted sources, removed by prune
 
 
 def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path = Path("dist"),
           allow_overdue: bool = False, today: date | None = None, variant: str = "standard",
-          bleed: str | None = None, crop_marks: bool = False, langs=None, progress=None) -> Result:
+          bleed: str | None = None, crop_marks: bool = False, langs=None, progress=None, force: bool = False,
+          prune: bool = False) -> Result:
     """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts.
 
     langs: the languages to build; None builds every language present. progress(done, total),
-    if given, is called as each PDF is rendered.
+    if given, is called as each PDF is rendered. A PDF whose inputs are unchanged since the last
+    build into out is not rendered again (clearleaf/manifest.py) unless force. PDFs whose source
+    file is gone are reported, and with prune deleted.
     """
     today = today or date.today()
     out = Path(out)
@@ -68,22 +74,50 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     # Every content problem in every file is known by now: report them all at once.
     problems.raise_if_any(ContentError)
     warnings = [f"warning: {w}" for w in library.warnings]
+    known = {} if force else manifest.read(out)
+    keys = {}
     for job in jobs:
         job.html = render.render_html(project, library.org, job.parts, job.paper, today, lang=job.lang)
-    results = pdf.render_all(project, [(job.style, job.html) for job in jobs], done=counter(progress, len(jobs)))
-    for job, rendered in zip(jobs, results):
+        keys[id(job)] = manifest.key(project, job.style, job.html)
+        entry = known.get(_relative(job.path, out))
+        if manifest.unchanged(out, _relative(job.path, out), entry, keys[id(job)]):
+            job.reused, job.pages = True, entry.pages
+    todo = [job for job in jobs if not job.reused]
+    results = pdf.render_all(project, [(job.style, job.html) for job in todo], done=counter(progress, len(todo)))
+    for job, rendered in zip(todo, results):
         job.pages = rendered.pages
         warnings += [f"warning: {job.path.name} ({job.style.folder}): {w}" for w in rendered.warnings]
         _check_first_page(job, rendered, problems)
     problems.raise_if_any(RenderError)
     # Nothing is written until every PDF has rendered and passed its checks.
-    for job, rendered in zip(jobs, results):
+    entries = dict(known)
+    for job, rendered in zip(todo, results):
         try:
             pdf.write_atomic(job.path, rendered.pdf)
         except OSError as exc:
             raise RenderError([Problem(str(job.path), None, f"cannot write the PDF: {exc.strerror}",
                                        "choose another --out folder, or check its permissions and free space")]) from None
-    return Result(jobs, warnings)
+        entries[_relative(job.path, out)] = manifest.Entry(keys[id(job)], hashlib.sha256(rendered.pdf).hexdigest(),
+                                                           rendered.pages, [p.shown for p in job.parts])
+    removed = []
+    for relative, entry in sorted(entries.items()):
+        gone = [source for source in entry.sources if not (project.root / source).exists()]
+        if gone and (out / relative).exists():
+            if prune:
+                (out / relative).unlink()
+                removed.append(out / relative)
+                del entries[relative]
+            else:
+                warnings.append(f"warning: {out / relative}: its source {gone[0]} is gone — "
+                                "delete the PDF, or build with --prune to remove every such PDF")
+        elif gone:
+            del entries[relative]
+    manifest.write(out, entries)
+    return Result(jobs, warnings, removed)
+
+
+def _relative(path: Path, out: Path) -> str:
+    return path.relative_to(out).as_posix()
 
 
 def _check_writable(out: Path, problems: Problems) -> None:

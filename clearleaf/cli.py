@@ -94,9 +94,12 @@ def cli(ctx, root):
 @click.option("--crop-marks", is_flag=True, help="For a print shop: crop marks outside the bleed.")
 @click.option("--lang", "langs", multiple=True, metavar="LANG",
               help="Build only this language (repeatable; default: every language present).")
+@click.option("--force", is_flag=True, help="Render every PDF, even those unchanged since the last build.")
+@click.option("--prune", is_flag=True, help="Remove PDFs whose leaflet or insert file has been deleted.")
 @QUIET
 @click.pass_obj
-def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop_marks, langs, quiet):
+def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop_marks, langs, force, prune,
+          quiet):
     """Build PDFs into OUT/<paper>/.
 
     With no ID, every leaflet and every insert on its own. With an ID and
@@ -120,7 +123,7 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
         with Progress("Rendering PDFs", quiet) as progress:
             result = builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue,
                                    variant=variant, bleed=bleed, crop_marks=crop_marks, langs=langs or None,
-                                   progress=progress)
+                                   progress=progress, force=force, prune=prune)
     except ClearleafError as exc:
         _fail(exc)
     if quiet:
@@ -128,9 +131,12 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
     for warning in result.warnings:
         click.echo(warning, err=True)
     for job in result.jobs:
-        click.echo(f"wrote {job.path} ({job.pages} page{'s' if job.pages != 1 else ''})")
-    click.echo(f"built {len(result.jobs)} PDF{'s' if len(result.jobs) != 1 else ''} "
-               f"in {time.perf_counter() - start:.1f} s")
+        click.echo(f"{'unchanged' if job.reused else 'wrote'} {job.path} ({job.pages} page{'s' if job.pages != 1 else ''})")
+    for path in result.removed:
+        click.echo(f"removed {path} (its source is gone)")
+    rendered = sum(1 for job in result.jobs if not job.reused)
+    reused = f"; {len(result.jobs) - rendered} unchanged" if rendered < len(result.jobs) else ""
+    click.echo(f"built {rendered} PDF{'s' if rendered != 1 else ''}{reused} in {time.perf_counter() - start:.1f} s")
 
 
 @cli.command(name="list")

@@ -21,7 +21,8 @@ SINGLES = {f"{paper}/sample.pdf" for paper in ("a4", "letter")} | {
 
 
 def written(out: Path) -> set[str]:
-    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    """Every file a build wrote but its manifest (tests/test_incremental.py covers that)."""
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {".clearleaf-manifest.json"}
 
 
 # --- build -------------------------------------------------------------------------------------

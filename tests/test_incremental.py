@@ -1,0 +1,115 @@
+"""Incremental builds: an unchanged PDF is not rendered again, and the result is the same bytes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from clearleaf import pdf as cpdf
+from helpers import assert_ok, build
+
+
+@pytest.fixture
+def rendered(monkeypatch):
+    """The path of every PDF the build renders (not reuses), in order."""
+    jobs = []
+    real = cpdf.render_all
+
+    def spy(project, todo, workers=None, done=None):
+        jobs.extend(todo)
+        return real(project, todo, workers=workers, done=done)
+
+    monkeypatch.setattr(cpdf, "render_all", spy)
+    return jobs
+
+
+def pdf_bytes(out):
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*.pdf"))}
+
+
+def test_a_rebuild_with_nothing_changed_renders_nothing_and_keeps_the_bytes(project, out, rendered):
+    assert_ok(build(project, out))
+    first = pdf_bytes(out)
+    assert len(first) == 8 and len(rendered) == 8
+    rendered.clear()
+    result = build(project, out)
+    assert_ok(result)
+    assert rendered == []
+    assert "built 0 PDFs; 8 unchanged" in result.stdout
+    assert sum(line.startswith("unchanged ") for line in result.stdout.splitlines()) == 8
+    assert pdf_bytes(out) == first
+
+
+def test_an_edited_leaflet_renders_only_its_own_pdfs(project, out, rendered, tmp_path):
+    assert_ok(build(project, out))
+    first = pdf_bytes(out)
+    sample = project / "leaflets" / "sample.md"
+    sample.write_text(sample.read_text("utf-8").replace("ordinary text", "ordinary words"), "utf-8")
+    rendered.clear()
+    assert_ok(build(project, out))
+    assert len(rendered) == 2  # sample.pdf on A4 and on Letter
+    after = pdf_bytes(out)
+    changed = sorted(k for k in after if after[k] != first[k])
+    assert changed == ["a4/sample.pdf", "letter/sample.pdf"]
+    # The same bytes as a full build of the edited project from nothing.
+    fresh = tmp_path / "fresh"
+    assert_ok(build(project, fresh, "--force"))
+    assert pdf_bytes(fresh) == after
+
+
+def test_a_combined_handout_renders_again_when_an_insert_changes(project, out, rendered):
+    args = ("sample", "--insert", "first-insert", "--paper", "a4")
+    assert_ok(build(project, out, *args))
+    rendered.clear()
+    insert = project / "leaflets" / "inserts" / "first-insert.md"
+    insert.write_text(insert.read_text("utf-8").replace("bring your notes", "bring your letters"), "utf-8")
+    assert_ok(build(project, out, *args))
+    assert len(rendered) == 1
+
+
+def test_a_style_change_renders_everything_again(project, out, rendered):
+    assert_ok(build(project, out))
+    css = project / "styles" / "common.css"
+    css.write_text(css.read_text("utf-8") + "\n/* a change */\n", "utf-8")
+    rendered.clear()
+    assert_ok(build(project, out))
+    assert len(rendered) == 8
+
+
+def test_a_damaged_pdf_or_manifest_means_rendering_again(project, out, rendered):
+    assert_ok(build(project, out))
+    first = pdf_bytes(out)
+    (out / "a4" / "sample.pdf").write_bytes(b"%PDF-broken")
+    rendered.clear()
+    assert_ok(build(project, out))
+    assert len(rendered) == 1 and pdf_bytes(out) == first
+    (out / ".clearleaf-manifest.json").write_text("{not json", "utf-8")
+    rendered.clear()
+    assert_ok(build(project, out))
+    assert len(rendered) == 8 and pdf_bytes(out) == first
+    json.loads((out / ".clearleaf-manifest.json").read_text("utf-8"))  # written whole again
+
+
+def test_force_renders_everything(project, out, rendered):
+    assert_ok(build(project, out))
+    rendered.clear()
+    assert_ok(build(project, out, "--force"))
+    assert len(rendered) == 8
+
+
+def test_a_pdf_whose_source_is_deleted_is_reported_and_pruned(project, out):
+    assert_ok(build(project, out))
+    (project / "leaflets" / "inserts" / "first-insert.md").unlink()
+    (project / "leaflets" / "sample.md").write_text(
+        (project / "leaflets" / "sample.md").read_text("utf-8").replace("  - first-insert\n", ""), "utf-8")
+    result = build(project, out)
+    assert_ok(result)
+    assert "inserts/first-insert.pdf: its source leaflets/inserts/first-insert.md is gone" in result.stderr
+    assert (out / "a4" / "inserts" / "first-insert.pdf").exists()
+    result = build(project, out, "--prune")
+    assert_ok(result)
+    assert "removed " in result.stdout
+    assert not (out / "a4" / "inserts" / "first-insert.pdf").exists()
+    assert not (out / "letter" / "inserts" / "first-insert.pdf").exists()
+    assert "first-insert" not in (out / ".clearleaf-manifest.json").read_text("utf-8")
