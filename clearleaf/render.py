@@ -75,6 +75,7 @@ class Part:
         return Markup(self.leaflet.html)
 
 
+@lru_cache(maxsize=256)  # one per leaflet address: a build asks for each on every paper and language
 def qr_data_url(url: str) -> str:
     """Return a QR code for url as an SVG data URL; error correction M survives a crease or smudge."""
     import segno
