@@ -74,14 +74,15 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     # Every content problem in every file is known by now: report them all at once.
     problems.raise_if_any(ContentError)
     warnings = [f"warning: {w}" for w in library.warnings]
-    known = {} if force else manifest.read(out)
-    keys = {}
+    # --force still reads the manifest: it renders everything, but keeps the other PDFs' entries.
+    known = manifest.read(out)
+    keys = {}  # the manifest key of each job, by its path under out
     for job in jobs:
         job.html = render.render_html(project, library.org, job.parts, job.paper, today, lang=job.lang)
-        keys[id(job)] = manifest.key(project, job.style, job.html)
-        entry = known.get(_relative(job.path, out))
-        if manifest.unchanged(out, _relative(job.path, out), entry, keys[id(job)]):
-            job.reused, job.pages = True, entry.pages
+        relative = _relative(job.path, out)
+        keys[relative] = manifest.key(project, job.style, job.html)
+        if not force and manifest.unchanged(out, relative, known.get(relative), keys[relative]):
+            job.reused, job.pages = True, known[relative].pages
     todo = [job for job in jobs if not job.reused]
     results = pdf.render_all(project, [(job.style, job.html) for job in todo], done=counter(progress, len(todo)))
     for job, rendered in zip(todo, results):
@@ -97,8 +98,9 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
         except OSError as exc:
             raise RenderError([Problem(str(job.path), None, f"cannot write the PDF: {exc.strerror}",
                                        "choose another --out folder, or check its permissions and free space")]) from None
-        entries[_relative(job.path, out)] = manifest.Entry(keys[id(job)], hashlib.sha256(rendered.pdf).hexdigest(),
-                                                           rendered.pages, [p.shown for p in job.parts])
+        relative = _relative(job.path, out)
+        entries[relative] = manifest.Entry(keys[relative], hashlib.sha256(rendered.pdf).hexdigest(), rendered.pages,
+                                           [p.shown for p in job.parts])
     removed = []
     for relative, entry in sorted(entries.items()):
         gone = [source for source in entry.sources if not (project.root / source).exists()]

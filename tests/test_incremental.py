@@ -98,6 +98,14 @@ def test_force_renders_everything(project, out, rendered):
     assert len(rendered) == 8
 
 
+def test_force_on_one_leaflet_keeps_the_other_pdfs_known(project, out, rendered):
+    assert_ok(build(project, out))
+    assert_ok(build(project, out, "sample", "--force"))
+    rendered.clear()
+    assert_ok(build(project, out))
+    assert rendered == []  # the inserts' entries survived the forced build of sample alone
+
+
 def test_a_pdf_whose_source_is_deleted_is_reported_and_pruned(project, out):
     assert_ok(build(project, out))
     (project / "leaflets" / "inserts" / "first-insert.md").unlink()
