@@ -235,6 +235,8 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     # Even when a placeholder is wrong, check the Markdown too, so every problem shows in one run.
     (lead, html), callouts = _markdown(project, body if rendered is None else rendered, shown, body_first, local,
                                        warnings)
+    if rtl:
+        lead, html = _ltr_spans(lead), _ltr_spans(html)
     problems.extend(local)
     if local:
         return None
@@ -309,11 +311,28 @@ def _check_front_matter(kind: str, text: str, shown: str, close_line: int, probl
 def _content_env(isolate: bool = False) -> SandboxedEnvironment:
     # Sandboxed and strict like the HTML templates; instead of HTML-escaping (Markdown runs next
     # and would show "&amp;"), every value is Markdown-escaped, so it always prints as plain text.
-    # In right-to-left text each value is also isolated (U+2068 ... U+2069), so a phone number
-    # such as "(555) 010-0142" keeps its own left-to-right order inside an Arabic sentence.
-    before, after = ("\u2068", "\u2069") if isolate else ("", "")
+    # In right-to-left text each value is also isolated: one with no letters of its own (a phone
+    # number such as "(555) 010-0142", the emergency number) between LRI and PDI, which
+    # _ltr_spans turns into <span dir="ltr"> after Markdown (Pango does not honour the bare
+    # isolates: "(555)" would print after "010-0142"); any other value between FSI and PDI.
+    def finalize(value):
+        text = MD_PUNCT_RE.sub(r"\\\1", str(value))
+        if not isolate:
+            return text
+        return (LRI if LETTER_RE.search(text) is None else FSI) + text + PDI
+
     return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True,
-                                finalize=lambda v: before + MD_PUNCT_RE.sub(r"\\\1", str(v)) + after)
+                                finalize=finalize)
+
+
+FSI, LRI, PDI = "\u2068", "\u2066", "\u2069"
+LETTER_RE = re.compile(r"[^\W\d_]")  # any letter, in any script
+LTR_RUN_RE = re.compile(f"{LRI}([^{LRI}{FSI}{PDI}<>]*){PDI}")
+
+
+def _ltr_spans(html: str) -> str:
+    """Turn each LRI ... PDI run left by a right-to-left placeholder into a left-to-right span."""
+    return LTR_RUN_RE.sub(r'<span dir="ltr" class="ltr nowrap">\1</span>', html)
 
 
 CONTENT_ENV = _content_env()

@@ -119,6 +119,15 @@ def ltr(value, rtl: bool, nowrap: bool = False):
     return Markup('<span dir="ltr" class="%s">%s</span>') % ("ltr nowrap" if nowrap else "ltr", value)
 
 
+def ltr_within(text, value, rtl: bool):
+    """In right-to-left text, keep one value inside a sentence (the phone number in the
+    other-formats sentence) left to right and whole; the rest of the sentence is escaped as usual."""
+    if not rtl or not text or not value or value not in text:
+        return text
+    before, _, after = str(text).partition(value)
+    return escape(before) + ltr(value, rtl, nowrap=True) + escape(after)
+
+
 def bidi(value, rtl: bool):
     """In right-to-left text, isolate a value typed in a left-to-right script (an English phone
     label from org.yaml) so its words and brackets keep their order; Arabic values are unchanged."""
@@ -135,9 +144,10 @@ def isolate(value, rtl: bool):
 
 
 def install_filters(env, lang: str) -> None:
-    """Add the filters every template may use: longdate, ltr, bidi, isolate and textdir."""
+    """Add the filters every template may use: longdate, ltr, ltr_within, bidi, isolate and textdir."""
     env.filters["longdate"] = lambda value: long_date(value, lang)
     env.filters["ltr"] = ltr
+    env.filters["ltr_within"] = ltr_within
     env.filters["bidi"] = bidi
     env.filters["isolate"] = isolate
     env.filters["textdir"] = i18n.text_direction

@@ -196,3 +196,35 @@ def line_of(path: Path, needle: str) -> int:
         if needle in line:
             return n
     raise AssertionError(f"{needle!r} not in {path}")
+
+
+# The body area of every page (styles/common.css: @page margin 16mm 20mm 24mm 20mm), in points.
+MM = 72 / 25.4
+BODY_MARGIN_TOP, BODY_MARGIN_BOTTOM = 16 * MM, 24 * MM
+
+
+def page_fullness(path: Path) -> list[float]:
+    """How far down its body area each page's content reaches, from 0 (empty) to 1 (full).
+
+    The lowest text, picture or drawn box inside the body area (not the running footer or the
+    marks at the top, which sit in the margins), measured with pdfplumber.
+    """
+    import pdfplumber
+
+    found = []
+    with pdfplumber.open(path) as doc:
+        for page in doc.pages:
+            top, bottom = BODY_MARGIN_TOP, float(page.height) - BODY_MARGIN_BOTTOM
+            objects = [*page.chars, *page.images, *page.lines,
+                       *(o for o in [*page.rects, *page.curves] if not _white_background(o))]
+            inside = [o["bottom"] for o in objects if o["top"] >= top - 1 and o["bottom"] <= bottom + 1]
+            lowest = max(inside, default=top)
+            found.append(max(0.0, min(1.0, (lowest - top) / (bottom - top))))
+    return found
+
+
+def _white_background(shape: dict) -> bool:
+    """A filled white shape with no outline: a page or box background, not content."""
+    colour = shape.get("non_stroking_color")
+    white = colour is not None and all(float(c) >= 0.99 for c in (colour if isinstance(colour, (list, tuple)) else [colour]))
+    return bool(shape.get("fill")) and white and not shape.get("stroke")

@@ -315,8 +315,8 @@ def test_spanish_handout_prints_spanish_interface_text(spanish):
     for phrase in ("Contáctenos", "En una emergencia: llame al 999", "Sitio web:", "Sobre este folleto",
                    "Sobre este anexo", "Anexo sobre el procedimiento", "Referencia IR-DVT-001, versión 3.7.",
                    "Publicado el 15 de enero de 2026.", "Próxima revisión: 26 de noviembre de 2029.",
-                   "Revisado por Dra. Q. Fixture.", "Fuentes: 1. Fuente uno 2. Fuente dos",
-                   "Lea esta información en internet, en letra grande o en otro idioma:",
+                   "Revisado por Dra. Q. Fixture.", "Fuentes: 1. Fuente uno", "2. Fuente dos",
+                   "Léalo en internet, en letra grande o en otro idioma:",
                    "BORRADOR – no es para pacientes", "Revisión vencida"):
         assert phrase in everything, phrase
     for english in ("Contact us", "About this", "In an emergency", "Website:", "Published", "Written by",

@@ -323,7 +323,8 @@ def _front_matter(path: Path) -> dict:
 def source_outline(root: Path, part: str, lang: str | None = None) -> tuple[list[tuple[str, str]], list[str]]:
     """From a leaflet's Markdown: its headings as (H1..H6, text), and the phrases a reader meets
     in order: title, summary, then callout titles, headings and picture alt texts, then the
-    template's "Contact us" and "About this leaflet/insert"."""
+    template's "Contact us" (leaflets only: an insert goes out with its leaflet) and "About this
+    leaflet/insert"."""
     path, kind = _markdown(root, part, lang)
     _, front, body = path.read_text("utf-8").split("---\n", 2)
     meta, org = yaml.safe_load(front), _org(root)
@@ -339,7 +340,8 @@ def source_outline(root: Path, part: str, lang: str | None = None) -> tuple[list
         for alt in re.findall(r"!\[([^\]]+)\]\(", line):
             phrases.append(pdfua.norm(alt))
     interface = i18n.translations(Project(REPO), lang or meta.get("lang", "en"))
-    tail = [("H2", interface.gettext("Contact us")), ("H2", interface.gettext(f"About this {kind}"))]
+    contacts = [("H2", interface.gettext("Contact us"))] if kind == "leaflet" else []
+    tail = [*contacts, ("H2", interface.gettext(f"About this {kind}"))]
     return headings + tail, phrases + [t for _, t in tail]
 
 

@@ -39,7 +39,9 @@ def test_last_page_has_a_qr_code_that_scans_to_the_exact_url(qr_project, tmp_pat
     assert "Read this online, in large print or another language" in texts[leaflet_last]
     assert "fixture-health.example/leaflets/sample" in texts[leaflet_last]
     assert scan(pdf, leaflet_last + 1, tmp_path) == [URL.format(id="sample")]
-    assert scan(pdf, len(texts), tmp_path) == [URL.format(id="second-insert")]
+    # The QR code sits beside the start of "About this insert", wherever that falls.
+    insert_about = max(i for i, t in enumerate(texts) if "About this insert" in t)
+    assert scan(pdf, insert_about + 1, tmp_path) == [URL.format(id="second-insert")]
 
 
 def test_no_url_in_the_config_means_no_qr_code(project, tmp_path):

@@ -31,10 +31,23 @@ def test_sources_with_addresses_are_numbered_in_about_this_leaflet(project, tmp_
     text = norm(" ".join(page_texts(out / "a4" / "sample.pdf")))
     assert "About 1 in 100 people have a cited fixture figure [2]." in text
     about = text[text.index("About this leaflet"):]
-    assert "Sources:" in about
+    # Every web page was read on one day, so the day is said once; addresses print without https://.
     # The numbers are list labels (drawn, and extracted, after the items' text).
-    assert f"Sources: Fixture source one NICE NG158 fixture {NICE} (accessed 30 November 2026)" in about
+    printed = NICE.removeprefix("https://")
+    assert f"Sources (web pages read on 30 November 2026): Fixture source one NICE NG158 fixture {printed}" in about
+    assert "https://" not in about and "(accessed" not in about
     assert "1. 2." in about
+
+
+def test_sources_read_on_different_days_each_say_their_day(project, tmp_path):
+    set_sources(project, f'  - title: "NICE NG158 fixture"\n    url: {NICE}\n    accessed: 2026-11-30\n'
+                         f'  - title: "Second fixture page"\n    url: https://example.org/two\n    accessed: 2026-10-01\n')
+    out = tmp_path / "out"
+    assert_ok(build(project, out, "sample", "--paper", "a4", "--lang", "en"))
+    about = norm(" ".join(page_texts(out / "a4" / "sample.pdf")))
+    about = about[about.index("About this leaflet"):]
+    assert ("Sources: NICE NG158 fixture www.nice.org.uk/guidance/ng158 (accessed 30 November 2026) "
+            "Second fixture page example.org/two (accessed 1 October 2026)") in about
 
 
 def test_a_citation_with_no_such_source_names_its_line(project, tmp_path):
