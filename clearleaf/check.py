@@ -60,7 +60,10 @@ GENERIC_HEADINGS = (
 INSERT_SECTIONS = (
     ("preparation", "How to prepare", ("prepar", "before")),
     ("what happens", "What happens during the procedure", ("happen", "during", "procedure")),
+    # Consent (Montgomery; NICE IPG651): benefits, material risks and reasonable alternatives.
+    ("benefits", "Benefits", ("benefit",)),
     ("risks", "Risks", ("risk", "complication", "side effect")),
+    ("alternatives", "Alternatives", ("alternative", "other option", "other treatment")),
     ("aftercare", "After the procedure", ("after", "recover", "home")),
     ("when to get help", "When to get help", ("help", "emergenc", "call", "worr")),
 )
@@ -411,7 +414,8 @@ def prose_text(blocks: list[Block]) -> str:
     units = []
     for block in blocks:
         # Web and e-mail addresses are copied, not read as words; they would count as long words.
-        text = " ".join(ADDRESS_RE.sub("", block.text).split())
+        # Citations such as [2] are not read either.
+        text = " ".join(content.CITATION_RE.sub("", ADDRESS_RE.sub("", block.text)).split())
         if not text:
             continue
         if not ENDS_SENTENCE_RE.search(text):
@@ -842,6 +846,52 @@ def check_insert_sections(fc: FileCheck) -> None:
                    f"{' or '.join(repr(k) for k in keywords)})")
 
 
+# How often something happens, as a reader is told it: "1 in 100", "10 out of 100", "about 2%".
+# "Call 999 in 10 minutes" is not one: a time or a dose after the second number rules it out.
+FREQUENCY_RE = re.compile(r"\b\d[\d,]*\s+(?:in|out\s+of)\s+(?:every\s+)?\d[\d,]*\b"
+                          r"(?!\s*(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?|mg|ml)\b)"
+                          r"|\b\d+(?:\.\d+)?\s?%")
+
+
+def _sections(fc: FileCheck) -> list[tuple[Block, list[Block]]]:
+    """Each '##' heading with the blocks under it, up to the next '##'."""
+    found: list[tuple[Block, list[Block]]] = []
+    for block in fc.doc.blocks:
+        if block.kind == "heading" and block.level <= 2:
+            found.append((block, []))
+        elif found:
+            found[-1][1].append(block)
+    return found
+
+
+def check_risk_frequencies(fc: FileCheck) -> None:
+    """An insert's Risks section says how often each risk happens."""
+    if fc.leaflet.kind != INSERT or not fc.english:
+        return
+    for heading, blocks in _sections(fc):
+        if heading.level == 2 and re.search(r"(?<!\w)(?:risk|complication)", heading.text.lower()):
+            if not any(FREQUENCY_RE.search(b.text) for b in blocks):
+                fc.add(ERROR, heading.line, f"the '{heading.text}' section gives no frequency",
+                       "say how often each risk happens, as 'about 1 in 100' (or 'about 2%'), "
+                       "with its source, e.g. [1]")
+
+
+def check_figures_cited(fc: FileCheck) -> None:
+    """Every frequency in the text cites one of the sources, as [n], in the same sentence."""
+    if not fc.english:
+        return
+    for block in fc.doc.blocks:
+        if block.kind in ("title", "heading"):
+            continue
+        for offset, sentence in sentences(block):
+            figure = FREQUENCY_RE.search(sentence)
+            if figure and not content.CITATION_RE.search(sentence):
+                fc.add(ERROR, block.line_at(offset + figure.start()),
+                       f"the figure '{figure.group()}' cites no source",
+                       "add the number of its source from 'sources:' in the same sentence, e.g. "
+                       "'about 1 in 100 [2].'")
+
+
 def check_review(fc: FileCheck) -> None:
     """The review date has not passed, and is not close; the leaflet is not a draft."""
     meta, lines = fc.leaflet.meta, fc.leaflet.lines
@@ -894,8 +944,8 @@ def check_tables(fc: FileCheck) -> None:
 # check is one more function here.
 CHECKS = (
     check_readability, check_sentence_length, check_glossary, check_headings, check_summary, check_numbers,
-    check_actions, check_danger, check_insert_sections, check_review, check_sources, check_pictures,
-    check_tables,
+    check_actions, check_danger, check_insert_sections, check_risk_frequencies, check_figures_cited,
+    check_review, check_sources, check_pictures, check_tables,
 )
 
 

@@ -77,9 +77,17 @@ sources:
 
 The doctor numbs your knee. Then they wash the joint with clean water through a small tube. It takes about half an hour.
 
+## Benefits
+
+The wash can ease the pain and help your knee bend again.
+
 ## Risks
 
-Most people have no problems. The knee may be sore for a few days. In rare cases it gets infected.
+Most people have no problems. The knee may be sore for a few days. About 1 in 100 knees get infected [1].
+
+## Alternatives
+
+You can rest the knee and take pain relief instead. Or you can choose to have nothing done.
 
 ## After the knee wash
 
@@ -152,7 +160,7 @@ def test_clean_leaflet_passes_with_scores(knee):
     insert_header = next(line for line in lines if line.startswith("leaflets/inserts/knee-wash.md  "))
     assert insert_header.startswith("leaflets/inserts/knee-wash.md  FX-KNW-001 v2.0")
     assert lines[lines.index(insert_header) + 1] == \
-        "  PEMAT-P: 4 of 4 machine-checked items pass; 6 not applicable; 14 need a person"
+        "  PEMAT-P: 5 of 5 machine-checked items pass; 5 not applicable; 14 need a person"
     assert "fails:" not in result.stdout
     assert lines[-1] == "checked 2 files: 0 errors, 0 warnings"
 
@@ -517,7 +525,7 @@ def test_leaflet_without_a_danger_callout_is_an_error(knee):
 
 def test_insert_without_a_risks_section_is_an_error(knee):
     edit(insert(knee), "## Risks\n\nMost people have no problems. The knee may be sore for a few days. "
-                       "In rare cases it gets infected.\n\n", "")
+                       "About 1 in 100 knees get infected [1].\n\n", "")
     result = run(knee, "check", "knee")
     assert result.exit_code == 1
     assert "leaflets/inserts/knee-wash.md:14: error: the insert has no section on risks" in result.stdout
@@ -532,8 +540,42 @@ def test_after_the_procedure_counts_as_aftercare_not_what_happens(knee):
     assert not has(found, "error", "no section on aftercare")
 
 
+@pytest.mark.parametrize("heading, section", [("## Benefits", "benefits"), ("## Alternatives", "alternatives")])
+def test_insert_without_benefits_or_alternatives_is_an_error(knee, heading, section):
+    edit(insert(knee), heading, "## More about it")
+    found = findings(knee, "knee-wash")
+    assert has(found, "error", f"the insert has no section on {section}", line=14)  # the body's first line
+    other = {"benefits": "alternatives", "alternatives": "benefits"}[section]
+    assert not has(found, "error", f"no section on {other}")
+
+
+def test_a_risks_section_without_a_frequency_is_an_error(knee):
+    edit(insert(knee), "About 1 in 100 knees get infected [1].", "In rare cases it gets infected.")
+    assert has(findings(knee, "knee-wash"), "error", "the 'Risks' section gives no frequency",
+               line=line_of(insert(knee), "## Risks"))
+
+
+def test_a_figure_without_a_citation_is_an_error(knee):
+    edit(insert(knee), "About 1 in 100 knees get infected [1].", "About 1 in 100 knees get infected.")
+    found = findings(knee, "knee-wash")
+    assert has(found, "error", "the figure '1 in 100' cites no source", line=line_of(insert(knee), "1 in 100"))
+    assert not has(found, "error", "gives no frequency")
+
+
+def test_a_time_is_not_a_figure_to_cite(knee):
+    edit(insert(knee), "Keep the dressing dry.", "Keep the dressing dry. Call 999 in 10 minutes if it bleeds.")
+    assert not has(findings(knee, "knee-wash"), "error", "cites no source")
+
+
+def test_a_cited_percentage_passes_and_is_still_flagged_as_hard(knee):
+    edit(insert(knee), "About 1 in 100 knees get infected [1].", "It gets infected in 2% of cases [1].")
+    found = findings(knee, "knee-wash")
+    assert not has(found, "error", "cites no source") and not has(found, "error", "gives no frequency")
+    assert has(found, "warning", "'2%' is a percentage")
+
+
 def test_numbers_as_percentages_are_flagged(knee):
-    edit(insert(knee), "In rare cases it gets infected.", "It gets infected in 2% of cases.")
+    edit(insert(knee), "About 1 in 100 knees get infected [1].", "It gets infected in 2% of cases [1].")
     assert has(findings(knee, "knee-wash"), "warning", "'2%' is a percentage",
                line=line_of(insert(knee), "2% of cases"))
 
@@ -561,10 +603,12 @@ def test_draft_is_a_warning(knee):
 
 
 def test_missing_sources_is_a_warning_at_the_end_of_the_front_matter(knee):
-    edit(insert(knee), 'sources:\n  - "Fixture source two"\n', "")
+    # The leaflet cites no figure, so without sources it is only warned (an insert's risks must cite).
+    edit(leaflet(knee), 'sources:\n  - "Fixture source one"\n', "")
     result = run(knee, "check", "knee")
-    assert result.exit_code == 0
-    assert "leaflets/inserts/knee-wash.md:10: warning: no sources are listed" in result.stdout
+    assert result.exit_code == 0, result.stdout
+    closing = [n for n, line in enumerate(leaflet(knee).read_text("utf-8").split("\n"), 1) if line == "---"][1]
+    assert f"leaflets/knee.md:{closing}: warning: no sources are listed" in result.stdout
 
 
 def test_missing_insert_is_an_error(knee):
