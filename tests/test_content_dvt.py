@@ -9,7 +9,7 @@ import pytest
 
 from clearleaf import builder, content
 from clearleaf.config import Project, load_org
-from helpers import REPO, assert_ok, build, page_texts
+from helpers import REPO, assert_ok, build, page_fullness, page_texts
 
 REAL = Project(REPO)
 INSERT_WORDS = ("angioplasty", "thrombolysis", "stent")
@@ -144,3 +144,63 @@ def test_combined_dvt_handout_builds(tmp_path):
         title = content.load(REAL, None).inserts[id_].title
         starts = [n for n, t in enumerate(texts, 1) if f"Procedure insert {title}" in t]
         assert len(starts) == 1 and starts[0] % 2 == 1, (id_, starts)
+
+
+# --- Pages: about half of what they were, and none wasted -------------------------------------------
+
+MAX_PAGES = {"dvt": 5, "catheter-directed-thrombolysis": 3, "venous-angioplasty": 3, "venous-stent": 3}
+MIN_FULL = 0.60  # no page but the last may end higher than 60% of the way down its body area
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_leaflet_and_inserts_fit_their_page_targets_in_every_language(real_build, paper):
+    over = []
+    for id_, most in MAX_PAGES.items():
+        folder = real_build / paper if id_ == "dvt" else real_build / paper / "inserts"
+        for suffix in ("", ".es", ".ar"):
+            pages = len(page_texts(folder / f"{id_}{suffix}.pdf"))
+            if pages > most:
+                over.append(f"{paper}/{id_}{suffix}.pdf has {pages} pages; the target is at most {most}")
+    assert not over, "\n".join(over)
+
+
+def test_no_built_page_but_the_last_is_less_than_60_percent_full(real_build):
+    short = []
+    for pdf in sorted(real_build.rglob("*.pdf")):
+        fullness = page_fullness(pdf)
+        short += [f"{pdf.relative_to(real_build)} page {n}: {f:.0%}"
+                  for n, f in enumerate(fullness[:-1], 1) if f < MIN_FULL]
+    assert not short, "pages that end too high (the layout leaves a gap):\n" + "\n".join(short)
+
+
+def test_page_fullness_sees_a_gap_and_a_full_page(tmp_path):
+    from clearleaf import pdf
+
+    renderer = pdf.Renderer(REAL, pdf.Style("a4"))
+    try:
+        words = " ".join(["Plain words fill the page."] * 400)
+        html = (f"<html lang=en><body><p>Short.</p><p style='break-before: page'>{words}</p>"
+                "<p style='break-before: page'>Last.</p></body></html>")
+        path = tmp_path / "gap.pdf"
+        path.write_bytes(renderer.render(html).pdf)
+    finally:
+        renderer.close()
+    fullness = page_fullness(path)
+    assert fullness[0] < 0.1 and fullness[1] > 0.9 and fullness[-1] < 0.1, fullness
+
+
+def test_arabic_pdfs_print_every_phone_number_in_its_own_order(real_build, org):
+    """A phone number filled into Arabic text, by a template or a {{ org... }} placeholder in the
+    Markdown, prints as "(555) 010-0142" read left to right, never "010-0142 (555)". pdfplumber
+    gives a right-to-left line in visual order with brackets as stored, so the good form reads
+    ")555( 010-0142", as the template's own "Contact us" number does."""
+    import pdfplumber
+
+    number = org["phones"]["team"]["number"]  # "(555) 010-0142"
+    area, rest = number.split(" ", 1)
+    good = f"){area.strip('()')}( {rest}"
+    for pdf in sorted(real_build.rglob("*.ar.pdf")):
+        with pdfplumber.open(pdf) as doc:
+            text = " ".join(" ".join((page.extract_text() or "").split()) for page in doc.pages)
+        assert text.count(rest) >= 1, pdf
+        assert text.count(good) == text.count(rest), (pdf.name, text.count(good), text.count(rest))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pikepdf
@@ -62,25 +63,36 @@ def test_handout_and_html_take_lang(real, tmp_path):
     assert '<html lang="es"' in html.stdout
 
 
+def _front(path, key: str) -> str:
+    """A quoted front-matter value of a leaflet, e.g. its version."""
+    return re.search(rf'^{key}: "([^"]+)"$', path.read_text("utf-8"), re.M).group(1)
+
+
 def test_out_of_date_translation_is_reported_by_list_check_and_build(real, tmp_path):
     source = real / "leaflets" / "dvt.md"
-    source.write_text(source.read_text("utf-8").replace('version: "0.1"', 'version: "0.2"'), "utf-8")
+    old = _front(real / "leaflets" / "dvt.es.md", "translation_of")
+    assert _front(source, "version") == old  # the committed translation is up to date
+    source.write_text(source.read_text("utf-8").replace(f'version: "{old}"', 'version: "9.9"'), "utf-8")
     listing = run(real, "list").stdout
-    assert "out of date (translates v0.1)" in listing
+    assert f"out of date (translates v{old})" in listing
     checked = run(real, "check", "dvt")
     assert "leaflets/dvt.es.md:" in checked.stdout and "out of date" in checked.stdout
     built = run(real, "build", "dvt", "--lang", "es", "--paper", "a4", "--out", tmp_path / "dist")
     assert_ok(built)
-    assert "out of date: translates version 0.1, but leaflets/dvt.md is version 0.2" in built.stderr
+    assert f"out of date: translates version {old}, but leaflets/dvt.md is version 9.9" in built.stderr
 
 
 @pytest.mark.parametrize("edit,message", [
     (("lang: es", "lang: fr"), "lang must be 'es', as in the file name"),
-    (('translation_of: "0.1"\n', ""), "a translation needs 'translation_of'"),
+    ((re.compile(r'translation_of: "[^"]+"\n'), ""), "a translation needs 'translation_of'"),
 ])
 def test_translation_front_matter_is_checked(real, tmp_path, edit, message):
     path = real / "leaflets" / "dvt.es.md"
-    path.write_text(path.read_text("utf-8").replace(*edit), "utf-8")
+    old, new = edit
+    text = path.read_text("utf-8")
+    edited = old.sub(new, text) if isinstance(old, re.Pattern) else text.replace(old, new)
+    assert edited != text
+    path.write_text(edited, "utf-8")
     err = assert_clean_error(run(real, "build", "dvt", "--out", tmp_path / "dist"), tmp_path / "dist")
     assert "leaflets/dvt.es.md:" in err and message in err
 
@@ -106,7 +118,7 @@ def test_org_details_print_in_the_leaflets_language(real, tmp_path):
     assert_ok(run(real, "build", "dvt", "--lang", "es", "--paper", "a4", "--out", out))
     text = " ".join(page_texts(out / "a4" / "dvt.es.pdf"))
     assert "Radiología Intervencionista" in text and "Enfermeras de radiología intervencionista" in text
-    assert "De lunes a viernes" in text and "Este folleto está disponible en letra grande" in text
+    assert "de lunes a viernes" in text and "Este folleto está disponible en letra grande" in text
     # What is the same in every language stays as it is.
     assert "(555) 010-0142" in text and "Riverside General Hospital" in text
     assert "Monday to Friday" not in text
