@@ -65,6 +65,28 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     today = today or date.today()
     out = Path(out)
     styles = [pdf.Style(paper, variant, bleed, crop_marks) for paper in papers]
+    with contextlib.ExitStack() as stack:
+        pool = None
+        # --force still reads the manifest: it renders everything, but keeps the other PDFs' entries.
+        known = manifest.read(out)
+        if not ids and (force or not known):
+            # A full build with nothing to reuse: start the workers now, so they import WeasyPrint
+            # and load the fonts while this process reads the content and makes the HTML.
+            workers = pdf.pool_workers(_expected_pdfs(project, styles))
+            if workers:
+                pool = stack.enter_context(pdf.BuildPool(project, workers, styles))
+        return _build(project, ids, styles, inserts, out, allow_overdue, today, langs, progress, force,
+                      prune, known, pool)
+
+
+def _expected_pdfs(project: Project, styles) -> int:
+    """About how many PDFs a full build makes: one per leaflet, insert and translation, per style."""
+    files = [*project.leaflets.glob("*.md"), *(project.leaflets / "inserts").glob("*.md")]
+    return len(files) * len(styles)
+
+
+def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: bool, today: date, langs, progress,
+           force: bool, prune: bool, known: dict, pool) -> Result:
     problems = Problems()
     # Every translation is loaded, so a missing language can be answered with the ones there are.
     library = content.load(project, list(ids) if ids else None, list(inserts), problems, pdf.font_characters(),
@@ -74,8 +96,6 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     # Every content problem in every file is known by now: report them all at once.
     problems.raise_if_any(ContentError)
     warnings = [f"warning: {w}" for w in library.warnings]
-    # --force still reads the manifest: it renders everything, but keeps the other PDFs' entries.
-    known = manifest.read(out)
     keys = {}  # the manifest key of each job, by its path under out
     for job in jobs:
         job.html = render.render_html(project, library.org, job.parts, job.paper, today, lang=job.lang)
@@ -84,7 +104,8 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
         if not force and manifest.unchanged(out, relative, known.get(relative), keys[relative]):
             job.reused, job.pages = True, known[relative].pages
     todo = [job for job in jobs if not job.reused]
-    results = pdf.render_all(project, [(job.style, job.html) for job in todo], done=counter(progress, len(todo)))
+    results = pdf.render_all(project, [(job.style, job.html) for job in todo], done=counter(progress, len(todo)),
+                             pool=pool)
     for job, rendered in zip(todo, results):
         job.pages = rendered.pages
         warnings += [f"warning: {job.path.name} ({job.style.folder}): {w}" for w in rendered.warnings]

@@ -578,41 +578,155 @@ class WarmPool:
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
+def pool_workers(jobs: int) -> int:
+    """How many worker processes a build of this many PDFs gets, besides the main process.
+
+    The main process renders too (BuildPool), so one core is left to it. Each worker pays for
+    its own WeasyPrint import and fonts (about 0.6 s), so a small build stays in-process.
+    """
+    cores = os.cpu_count() or 1
+    if jobs < POOL_MIN_JOBS or cores < 2:
+        return 0
+    return max(1, min(jobs - 1, cores - 1, 3))
+
+
+class BuildPool:
+    """Worker processes for one build, with the main process rendering beside them.
+
+    Start it as early as possible (builder.build does so before it loads the content when it
+    expects a full build): the workers import WeasyPrint and load the fonts and stylesheets
+    while the main process reads the Markdown and makes the HTML. render_all then hands the jobs
+    out one at a time, to whichever process is free, the main process included.
+    Processes, not threads: WeasyPrint and Pango are not safe to share between threads; spawn,
+    not fork: a forked Pango/fontconfig state is not safe to share.
+    """
+
+    def __init__(self, project: Project, workers: int, styles=()):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.project, self.workers = project, workers
+        self.tmpdir = tempfile.mkdtemp(prefix="clearleaf-")
+        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_init_build_worker,
+                                            initargs=(str(project.root), self.tmpdir, tuple(styles)))
+        # The executor starts a process per task it cannot give to an idle one: start them all now.
+        self._started = [self.executor.submit(_ready) for _ in range(workers)]
+        self.here = InProcess(project)
+
+    def __enter__(self) -> "BuildPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def render_all(self, jobs, done=None) -> list[Rendered]:
+        """Render (style, html[, trim]) jobs on the workers and here; results in the jobs' order."""
+        import queue
+        import threading
+        from concurrent.futures.process import BrokenProcessPool
+
+        jobs = as_jobs(jobs)
+        results: list = [None] * len(jobs)
+        lock, finished = threading.Lock(), queue.SimpleQueue()
+        state = {"next": 0, "busy": 0}
+
+        def take() -> int | None:
+            with lock:
+                if state["next"] >= len(jobs):
+                    return None
+                state["next"] += 1
+                return state["next"] - 1
+
+        def feed() -> None:
+            # Each worker holds one job at a time, so none is left queued behind a slow one.
+            i = take()
+            if i is None:
+                return
+            with lock:
+                state["busy"] += 1
+            try:
+                future = self.executor.submit(_render_in_worker, *jobs[i])
+            except Exception as exc:  # a broken or shut-down pool: report it from the main thread
+                finished.put((i, exc))
+                return
+            future.add_done_callback(lambda f, i=i: landed(i, f))
+
+        def landed(i: int, future) -> None:
+            exc = future.exception()
+            finished.put((i, exc if exc is not None else future.result()))
+            if exc is None:
+                feed()
+
+        def collect(block: bool) -> None:
+            while True:
+                try:
+                    i, got = finished.get(block=block)
+                except queue.Empty:
+                    return
+                with lock:
+                    state["busy"] -= 1
+                if isinstance(got, BaseException):
+                    if isinstance(got, BrokenProcessPool):
+                        raise RenderError("a render worker stopped unexpectedly (out of memory?); "
+                                          "run the build again, or build fewer leaflets at once") from None
+                    raise got
+                results[i] = got
+                if done:
+                    done()
+                if block:
+                    return
+
+        for _ in range(self.workers):
+            feed()
+        while (i := take()) is not None:
+            results[i] = self.here.render([jobs[i]])[0]
+            if done:
+                done()
+            collect(block=False)
+        while any(r is None for r in results):
+            collect(block=True)
+        return results
+
+    def close(self) -> None:
+        """Stop the workers and delete every copy of the fonts, theirs and this process's."""
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self.here.close()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def _init_build_worker(root: str, tmpdir: str, styles: tuple) -> None:
+    """Start a build worker: import WeasyPrint, load the fonts and parse each style's stylesheets."""
+    _die_with_parent()
+    _init_worker(root, tmpdir)
+    weasyprint()
+    for style in styles:
+        renderers = _WORKER.setdefault("renderers", {})
+        if style not in renderers:
+            if "fonts" not in _WORKER:
+                _WORKER["fonts"] = Fonts(_WORKER["project"])
+            renderers[style] = Renderer(_WORKER["project"], style, _WORKER["fonts"])
+
+
 def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | None = None,
-               done=None) -> list[Rendered]:
-    """Render (style, html[, trim]) jobs, in parallel processes when there are several.
+               done=None, pool: BuildPool | None = None) -> list[Rendered]:
+    """Render (style, html[, trim]) jobs: on pool if given, else in a pool of worker processes
+    and this one when there are many, else here.
 
     trim cuts stand-in pages, as Renderer.render does. done(), if given, is called as each job
-    finishes, in order (for a progress bar).
+    finishes (for a progress bar). workers: how many worker processes (default pool_workers).
     """
     jobs = as_jobs(jobs)
     if not jobs:
         return []
-    if workers is None:
-        # Each worker pays for its own WeasyPrint import and fonts (about 0.5 s). Measured on
-        # 2 cores: 8 PDFs took 1.07 s in one process and 1.20 s in two; 20 PDFs took 3.25 s
-        # and 2.6 s. So small builds stay in-process.
-        workers = 1 if len(jobs) < POOL_MIN_JOBS else min(len(jobs), os.cpu_count() or 1, 4)
-    if workers <= 1 or len(jobs) <= 1:
+    if pool is not None:
+        return pool.render_all(jobs, done)
+    workers = pool_workers(len(jobs)) if workers is None else workers
+    if workers <= 0 or len(jobs) <= 1:
         with InProcess(project) as here:
             return here.render(jobs, done)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    tmpdir = tempfile.mkdtemp(prefix="clearleaf-")
-    try:
-        # spawn, not fork: a forked Pango/fontconfig state is not safe to share.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(str(project.root), tmpdir)) as pool:
-            return _counted(pool.map(_render_in_worker, *zip(*jobs)), done)
-    except BrokenProcessPool:
-        raise RenderError("a render worker stopped unexpectedly (out of memory?); "
-                          "run the build again, or build fewer leaflets at once") from None
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-
+    with BuildPool(project, workers, sorted({style for style, _, _ in jobs}, key=str)) as started:
+        return started.render_all(jobs, done)
 
 
 def _counted(results, done) -> list[Rendered]:

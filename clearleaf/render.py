@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import BytecodeCache, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -167,11 +167,34 @@ def environment(project: Project, lang: str = "en") -> SandboxedEnvironment:
     return _environment(project, lang, stamp)
 
 
+class _SharedBytecode(BytecodeCache):
+    """Compiled templates, in memory, shared by the environments of every language.
+
+    They differ only in the catalogue and filters they hold, which the compiled code looks up
+    when it runs, so a template is compiled once per process, not once per language (a build in
+    three languages compiled each template three times: about 0.15 s). Jinja recompiles a
+    template whose source changed (the bucket's checksum).
+    """
+
+    def __init__(self):
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+SHARED_BYTECODE = _SharedBytecode()
+
+
 @lru_cache(maxsize=16)
 def _environment(project: Project, lang: str, catalogue_stamp) -> SandboxedEnvironment:
     env = SandboxedEnvironment(loader=FileSystemLoader(project.templates), autoescape=True,
                                undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                               extensions=["jinja2.ext.i18n"])
+                               extensions=["jinja2.ext.i18n"], bytecode_cache=SHARED_BYTECODE)
     translations = i18n.translations(project, lang)
     i18n.install(env, translations, escape_html=True)
     install_filters(env, lang)

@@ -607,3 +607,31 @@ def test_templates_hard_code_no_words(name):
         text = re.sub(r"<!--.*?-->|<style[^>]*>.*?</style>|<[^>]*>", " ", text, flags=re.DOTALL)
     words = re.findall(r"[^\W\d_]{2,}", text)
     assert not words, f"{name}: hard-coded words {words}"
+
+
+def test_templates_are_compiled_once_for_every_language(tmp_path, monkeypatch):
+    """Each language has its own Jinja environment (its catalogue), but they share the compiled
+    templates: a build in three languages compiles each template once."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from clearleaf import render
+
+    for folder in ("templates", "locales"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    project = Project(tmp_path)
+    compiled, real = [], SandboxedEnvironment._compile
+
+    def counting(self, source, filename):
+        compiled.append(filename)
+        return real(self, source, filename)
+
+    monkeypatch.setattr(SandboxedEnvironment, "_compile", counting)
+    for lang in ("en", "es", "ar"):
+        template = render.environment(project, lang).get_template("part.html")
+        assert "part" in template.name
+    assert [Path(f).name for f in compiled] == ["part.html"]
+    # A changed template is compiled again, in every language that asks for it.
+    (tmp_path / "templates" / "part.html").write_text(
+        (tmp_path / "templates" / "part.html").read_text("utf-8") + "\n{# changed #}\n", "utf-8")
+    render.environment(project, "es").get_template("part.html")
+    assert [Path(f).name for f in compiled] == ["part.html", "part.html"]

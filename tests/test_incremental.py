@@ -16,9 +16,9 @@ def rendered(monkeypatch):
     jobs = []
     real = cpdf.render_all
 
-    def spy(project, todo, workers=None, done=None):
+    def spy(project, todo, workers=None, done=None, pool=None):
         jobs.extend(todo)
-        return real(project, todo, workers=workers, done=done)
+        return real(project, todo, workers=workers, done=done, pool=pool)
 
     monkeypatch.setattr(cpdf, "render_all", spy)
     return jobs

@@ -381,9 +381,9 @@ def test_pooled_build_leaves_no_temp_folders(project, out, tmp_path, monkeypatch
     calls = []
     real = cpdf.render_all
 
-    def spy(project_, jobs, workers=None, done=None):
+    def spy(project_, jobs, workers=None, done=None, pool=None):
         calls.append(len(jobs))
-        return real(project_, jobs, workers=2, done=done)
+        return real(project_, jobs, workers=2, done=done, pool=pool)
 
     monkeypatch.setattr(cpdf, "render_all", spy)
     assert_ok(build(project, out))
@@ -402,3 +402,52 @@ def test_pool_and_in_process_rendering_give_the_same_bytes(built, tmp_path, monk
     pooled = cpdf.render_all(project, jobs, workers=2)
     for job, rendered in zip(result.jobs, pooled):
         assert rendered.pdf == job.path.read_bytes(), job.path.name
+
+
+def test_the_main_process_renders_beside_the_workers(built, tmp_path, monkeypatch):
+    """A build pool hands jobs to whichever process is free: the worker and the main process
+    both render, and the bytes are those of an in-process render."""
+    _private_tmp(tmp_path, monkeypatch)
+    from clearleaf import builder
+
+    project = Project(built.project)
+    result = builder.build(project, out=tmp_path / "serial", papers=("a4",))
+    jobs = [(job.paper, job.html) for job in result.jobs]
+    here, real = [], cpdf.InProcess.render
+
+    def counted(self, todo, done=None):
+        here.extend(todo)
+        return real(self, todo, done)
+
+    monkeypatch.setattr(cpdf.InProcess, "render", counted)
+    with cpdf.BuildPool(project, 1, [cpdf.Style("a4")]) as pool:
+        pooled = pool.render_all(jobs)
+    assert 1 <= len(here) < len(jobs)  # the worker got the first job before the main process began
+    assert [r.pdf for r in pooled] == [job.path.read_bytes() for job in result.jobs]
+
+
+def test_a_full_build_starts_its_workers_before_it_reads_the_content(project, tmp_path, monkeypatch):
+    from clearleaf import builder, content
+
+    private = _private_tmp(tmp_path, monkeypatch)
+    monkeypatch.setattr(cpdf, "POOL_MIN_JOBS", 2, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    events, started, loaded = [], cpdf.BuildPool.__init__, content.load
+
+    def start(self, *args, **kwargs):
+        events.append("pool")
+        started(self, *args, **kwargs)
+
+    def load(*args, **kwargs):
+        events.append("load")
+        return loaded(*args, **kwargs)
+
+    monkeypatch.setattr(cpdf.BuildPool, "__init__", start)
+    monkeypatch.setattr(content, "load", load)
+    out = tmp_path / "dist"
+    builder.build(Project(project), out=out)
+    assert events == ["pool", "load"]
+    events.clear()
+    builder.build(Project(project), out=out)  # nothing changed: no workers at all
+    assert events == ["load"]
+    assert _leftovers(private) == []
