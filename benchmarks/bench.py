@@ -62,10 +62,12 @@ def main():
     project = Project(ROOT)
     with tempfile.TemporaryDirectory() as out:
         out = Path(out)
-        med, best = timed(lambda: builder.build(project, ["dvt"], ("a4",), (), out, langs=["en"]), args.runs)
+        med, best = timed(lambda: builder.build(project, ["dvt"], ("a4",), (), out, langs=["en"], force=True),
+                          args.runs)
         print(f"one leaflet, one paper       {med:6.2f} s median  {best:6.2f} s best  (in-process, incl. fonts)")
         med, best = timed(lambda: builder.build(project, ["dvt"], ("a4",),
-                                                ("venous-angioplasty", "venous-stent"), out, langs=["en"]), args.runs)
+                                                ("venous-angioplasty", "venous-stent"), out, langs=["en"],
+                                                force=True), args.runs)
         print(f"leaflet + 2 inserts          {med:6.2f} s median  {best:6.2f} s best")
         from clearleaf.handout import Patient
 
@@ -75,18 +77,19 @@ def main():
                                                    [out / "h.pdf"], allow_draft=True), args.runs)
         print(f"personalised dvt + insert    {med:6.2f} s median  {best:6.2f} s best  (render only, in memory)")
         for name, proj in (("this project", project), (f"{args.copies} more leaflets", big_project(args.copies, out))):
-            for label, workers in (("one process", 1), ("process pool", 2)):
-                original = pdf.render_all
-                pdf.render_all = (lambda p, jobs, workers=None, done=None, w=workers:
-                                  original(p, jobs, workers=w, done=done))
+            # Workers besides the main process, which renders too (pdf.BuildPool); --force so that
+            # every run renders everything rather than reusing the last run's PDFs.
+            for label, workers in (("one process", 0), ("main + 1 worker", 1), ("main + 2 workers", 2)):
+                original = pdf.pool_workers
+                pdf.pool_workers = lambda jobs, w=workers: w
                 made = []
                 try:
-                    med, best = timed(lambda: made.append(builder.build(proj, None, pdf.PAPERS, (), out / "all")),
-                                      args.runs)
+                    med, best = timed(lambda: made.append(builder.build(proj, None, pdf.PAPERS, (), out / "all",
+                                                                        force=True)), args.runs)
                 finally:
-                    pdf.render_all = original
+                    pdf.pool_workers = original
                 count = len(made[-1].jobs)
-                print(f"full build, {name:<17} {count:3d} PDFs, {label:<12} {med:6.2f} s median  {best:6.2f} s best")
+                print(f"full build, {name:<17} {count:3d} PDFs, {label:<16} {med:6.2f} s median  {best:6.2f} s best")
 
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
