@@ -77,21 +77,45 @@ def channel(name: str, options: type):
 
 
 def deliver(name: str, handout, options, staff: str | None = None) -> Receipt:
-    """Deliver a rendered handout through one channel, record it in the issue log, return a Receipt.
+    """Deliver a rendered handout through one channel, recorded in the issue log; return a Receipt.
 
-    Nothing is recorded when delivery fails: the channel raises a ClearleafError first.
+    The record is written first (records.begin): when the log cannot be written, nothing is
+    delivered. Then the outcome is added: "issued", "failed" (the channel raised), or "unknown"
+    (an e-mail server took the message and then failed: it may have been sent).
     """
     if name not in CHANNELS:
         raise ValueError(f"unknown channel {name!r}; channels are {', '.join(CHANNELS)}")
     kind, fn = CHANNELS[name]
     if not isinstance(options, kind):
         raise TypeError(f"the {name} channel takes {kind.__name__}, not {type(options).__name__}")
-    detail, extra = fn(handout, options)
-    job = handout.job
-    records.append(handout.issue_log, records.entry(
+    job, log = handout.job, handout.issue_log
+    record_id = records.begin(log, records.entry(
         name, job.paper, job.parts, handout.patient.reference, staff=staff or os_user(),
-        variant=job.style.variant, **extra))
+        variant=job.style.variant))
+    try:
+        detail, extra = fn(handout, options)
+    except mail.MaybeSent as exc:
+        _finish(log, record_id, "unknown", exc)
+        raise
+    except BaseException as exc:
+        _finish(log, record_id, "failed", exc)
+        raise
+    try:
+        records.finish(log, record_id, "issued", **extra)
+    except ClearleafError as exc:
+        raise ClearleafError([Problem(exc.problems[0].path, None,
+                                      f"the handout was delivered ({detail}), but its record could not be "
+                                      "completed: the issue log keeps it as 'issuing'",
+                                      "do not deliver it again; free some space for the issue log")]) from None
     return Receipt(name, handout.patient.reference, job.pages, detail)
+
+
+def _finish(log: Path, record_id: str, status: str, exc: BaseException) -> None:
+    """Record a delivery that did not end as issued; the channel's own error is what the user sees."""
+    try:
+        records.finish(log, record_id, status)
+    except ClearleafError:
+        pass  # the begin line stays, as "issuing": the error being raised says what happened
 
 
 def os_user() -> str:

@@ -50,6 +50,10 @@ class MailError(ClearleafError):
     """A message could not be composed, encrypted, sent or saved."""
 
 
+class MaybeSent(MailError):
+    """The server took the whole message, then hung up or fell silent before confirming it."""
+
+
 def _error(where: str, problem: str, fix: str, line: int | None = None, field: str | None = None) -> MailError:
     return MailError([Problem(where, line, problem, fix, field)])
 
@@ -368,6 +372,20 @@ def send(message: EmailMessage, settings: SmtpSettings, password: str | None, ti
                      "check smtp.host, smtp.port and the network connection") from None
 
 
+def _watch_for_end_of_data(client: smtplib.SMTP):
+    """Return a function that tells whether the message's closing "." has gone to the server."""
+    sent = [False]
+    real = client.send
+
+    def send(data) -> None:
+        real(data)
+        if (data if isinstance(data, bytes) else str(data).encode()).endswith(b"\r\n.\r\n"):
+            sent[0] = True
+
+    client.send = send
+    return lambda: sent[0]
+
+
 def _ssl_context(settings: SmtpSettings) -> ssl.SSLContext:
     """Return a verifying TLS context, trusting ca_file when given, else the system's authorities."""
     try:
@@ -399,7 +417,16 @@ def _deliver(message: EmailMessage, settings: SmtpSettings, password: str | None
             client.ehlo()
         if settings.user:
             client.login(settings.user, password)
-        client.send_message(message)
+        body_sent = _watch_for_end_of_data(client)
+        try:
+            client.send_message(message)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            if not body_sent():
+                raise
+            raise MaybeSent([Problem(settings.where, None, "the mail server took the whole message but did not "
+                                     "confirm it: it may have been sent",
+                                     "do not send it again straight away; ask the patient whether it arrived, "
+                                     "or print the handout instead")]) from None
     except BaseException:
         # Just hang up: a polite QUIT to a server that timed out would wait the whole timeout again.
         client.close()

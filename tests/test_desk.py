@@ -130,8 +130,12 @@ def pdf_texts(data: bytes, password: str | None = None) -> list[str]:
 
 
 def log_lines(project: Path) -> list[dict]:
-    path = project / "records" / "issued.jsonl"
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines()] if path.exists() else []
+    """The issue log's records of handouts that were issued (each begin line joined to its outcome)."""
+    from clearleaf import records
+
+    found, problems = records.read(project / "records" / "issued.jsonl")
+    assert problems == []
+    return [record for record in found if record["status"] == "issued"]
 
 
 def add_org(project: Path, text: str) -> None:

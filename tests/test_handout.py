@@ -45,8 +45,12 @@ def handout(project, *args):
 
 
 def log_lines(project: Path) -> list[dict]:
-    path = project / "records" / "issued.jsonl"
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines()] if path.exists() else []
+    """The issue log's records of handouts that were issued (each begin line joined to its outcome)."""
+    from clearleaf import records
+
+    found, problems = records.read(project / "records" / "issued.jsonl")
+    assert problems == []
+    return [record for record in found if record["status"] == "issued"]
 
 
 def test_handout_puts_every_detail_in_the_box_on_page_1(project, tmp_path):
@@ -215,7 +219,10 @@ def test_issue_log_location_comes_from_the_config(project, tmp_path):
     with open(project / "leaflets" / "org.yaml", "a", encoding="utf-8") as f:
         f.write(f"issue_log: {log}\n")
     assert_ok(handout(project, "--patient", write_patient(tmp_path / "p.yaml", **FULL), "--out", tmp_path / "h.pdf"))
-    assert json.loads(log.read_text("utf-8"))["reference"] == "MRN-0042"
+    from clearleaf import records
+
+    (record,), problems = records.read(log)
+    assert (record["reference"], record["status"], problems) == ("MRN-0042", "issued", [])
 
 
 class _Part:
