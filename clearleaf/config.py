@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -269,7 +270,8 @@ def default_root() -> Path:
 
 
 def read_text(path: Path, shown: str, problems: Problems) -> str | None:
-    """Read a UTF-8 file, reporting the line of the first bad byte when it is not UTF-8."""
+    """Read a UTF-8 file, reporting the line of the first bad byte when it is not UTF-8, and every
+    line that holds an invisible formatting character (see invisible_characters)."""
     data = path.read_bytes()
     try:
         text = data.decode("utf-8")
@@ -278,12 +280,50 @@ def read_text(path: Path, shown: str, problems: Problems) -> str | None:
         problems.add(shown, line, f"the file is not UTF-8 (byte 0x{data[exc.start]:02x})",
                      "save it as UTF-8 in your editor ('Save with encoding' → UTF-8)")
         return None
-    return text.removeprefix("\ufeff")
+    text = text.removeprefix("\ufeff")
+    bad = False
+    for number, line in enumerate(text.split("\n"), 1):
+        found = invisible_characters(line)
+        if found:
+            bad = True
+            problems.add(shown, number, f"the line holds an invisible formatting character ({', '.join(found)})",
+                         INVISIBLE_FIX)
+    return None if bad else text
+
+
+INVISIBLE_FIX = ("delete it, or retype the line: such characters can reorder text as it prints, "
+                 "so that a dose reads as a different dose")
+
+
+def invisible_characters(text: str) -> list[str]:
+    """Return the code points of the format characters in text (Unicode category Cf): bidi
+    embeddings, overrides and isolates, zero-width spaces and joiners, and the like. Arabic
+    letters and marks are not format characters; nothing any leaflet or patient needs is."""
+    return sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cf"})
+
+
+MAX_YAML_CHARS = 256_000  # far more than any org.yaml, front matter or patient file needs
 
 
 def compose(text: str, shown: str, first_line: int, problems: Problems):
-    """Parse YAML into nodes, which keep line numbers; report malformed YAML with its line."""
+    """Parse YAML into nodes, which keep line numbers; report malformed YAML with its line.
+
+    Anchors and aliases (&name, *name) are refused before anything is built: a few hundred bytes
+    of nested aliases expand to gigabytes, and an alias inside itself never ends. No file the
+    project reads needs them. Text over MAX_YAML_CHARS is refused too.
+    """
+    if len(text) > MAX_YAML_CHARS:
+        problems.add(shown, first_line, f"the YAML is {len(text) // 1000} KB long; the most is "
+                     f"{MAX_YAML_CHARS // 1000} KB", "this is not a leaflet, organisation or patient file; "
+                     "check that the right file was given")
+        return None
     try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                problems.add(shown, first_line + event.start_mark.line,
+                             "YAML anchors and aliases ('&name' and '*name') are not allowed",
+                             "write each value out in full where it is needed")
+                return None
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import compose, mapping_items, read_text
+from .config import INVISIBLE_FIX, compose, invisible_characters, mapping_items, read_text
 from .errors import ContentError, Problem, Problems
 from .schema import DATE_RE
 
@@ -92,6 +92,11 @@ def check_values(raw: dict, shown: str, lines: dict, today: date, problems: Prob
             continue
         if CONTROL_RE.search(text):
             problems.add(shown, line, f"'{key}' contains a control character", "retype it as plain text", field=key)
+            continue
+        if invisible_characters(text):
+            # The code points are shown, never the value: it may identify the patient.
+            problems.add(shown, line, f"'{key}' holds an invisible formatting character "
+                         f"({', '.join(invisible_characters(text))})", INVISIBLE_FIX, field=key)
             continue
         if drawable is not None:
             missing = sorted({f"U+{ord(c):04X}" for c in text if ord(c) not in drawable and c not in "\n\r\t"})

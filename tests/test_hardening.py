@@ -1,0 +1,89 @@
+"""Input that tries to hurt: YAML alias bombs and loops, oversized YAML, and invisible characters
+that change what a dose or name reads as (issue 12, items 5 and 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import assert_clean_error, build, line_of, run
+from test_handout import FULL, handout, write_patient
+
+BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+BOMB = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + BOMB + "name: *i\n"
+
+
+def test_a_patient_file_with_an_alias_bomb_is_refused_before_it_expands(project, tmp_path):
+    patient = tmp_path / "bomb.yaml"
+    patient.write_text(BOMB, "utf-8")  # 9**9 strings once expanded: about 400 million
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "out" / "h.pdf"),
+                             tmp_path / "out")
+    assert f"{patient}:1: YAML anchors and aliases ('&name' and '*name') are not allowed" in err
+
+
+@pytest.mark.parametrize("command", ["list", "check", "build"])
+def test_an_alias_inside_itself_in_front_matter_is_a_clean_error(project, tmp_path, command):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace("---\n", "---\nloop: &loop [*loop]\n", 1), "utf-8")
+    args = ["--out", tmp_path / "out"] if command == "build" else []
+    result = run(project, command, *args)
+    assert "Traceback" not in result.output + result.stderr and "RecursionError" not in repr(result.exception)
+    shown = f"leaflets/sample.md:{line_of(path, 'loop: &loop')}: "
+    assert any(line.startswith(shown) and "YAML anchors and aliases" in line
+               for line in (result.output + result.stderr).splitlines())
+    if command != "check":
+        assert_clean_error(result)
+
+
+def test_an_alias_in_org_yaml_is_a_clean_error(project, out):
+    org = project / "leaflets" / "org.yaml"
+    org.write_text(org.read_text("utf-8") + "website_copy: &site x\nother: *site\n", "utf-8")
+    err = assert_clean_error(build(project, out), out)
+    assert f"leaflets/org.yaml:{line_of(org, 'website_copy')}: YAML anchors and aliases" in err
+
+
+def test_oversized_yaml_is_refused(project, tmp_path):
+    patient = tmp_path / "big.yaml"
+    patient.write_text("name: Ann\nnote: |\n" + "  Walk every day.\n" * 20000, "utf-8")
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "out" / "h.pdf"))
+    assert "the most is 256 KB" in err
+
+
+def test_a_dose_with_a_bidi_override_is_refused_without_echoing_it(project, tmp_path):
+    patient = write_patient(tmp_path / "p.yaml", **{**FULL, "medication.dose": "\u202egm 05"})
+    result = handout(project, "--patient", patient, "--out", tmp_path / "out" / "h.pdf")
+    err = assert_clean_error(result, tmp_path / "out")
+    assert f"{patient}:{line_of(patient, chr(0x202E))}: the line holds an invisible formatting character (U+202E)" in err
+    assert "gm 05" not in result.output + result.stderr  # the value itself is never shown
+
+
+@pytest.mark.parametrize("character", ["\u202e", "\u2066", "\u200b", "\u200d", "\u2060", "\ufeff"])
+def test_invisible_characters_in_patient_values_are_refused(character):
+    from datetime import date
+
+    from clearleaf import handout as patients
+    from clearleaf.errors import Problems
+
+    problems = Problems()
+    made = patients.check_values({"name": f"Ann{character} Smith"}, "desk form", {}, date(2026, 11, 30), problems)
+    assert made is None and f"U+{ord(character):04X}" in problems.items[0].message
+
+
+def test_arabic_names_with_their_marks_are_accepted():
+    from datetime import date
+
+    from clearleaf import handout as patients
+    from clearleaf.errors import Problems
+
+    problems = Problems()
+    made = patients.check_values({"name": "مُحَمَّد عَلِي"}, "desk form", {}, date(2026, 11, 30), problems)
+    assert problems.items == [] and made.name == "مُحَمَّد عَلِي"
+
+
+def test_an_invisible_character_in_a_leaflet_names_its_line(project, out):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace("## Heliotrope heading\n", "## Heliotrope\u202e heading\n"), "utf-8")
+    err = assert_clean_error(build(project, out), out)
+    assert (f"leaflets/sample.md:{line_of(path, 'Heliotrope')}: the line holds an invisible formatting character "
+            "(U+202E)") in err
