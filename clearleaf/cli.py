@@ -229,10 +229,11 @@ def _render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, 
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="The PDF to write (with --patient) or the folder (with --patients). "
                    "Default: dist/handouts/<reference>.pdf.")
+@click.option("--overwrite", is_flag=True, help="Replace PDFs that already exist (never the patient file).")
 @QUIET
 @click.pass_obj
 def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang, patient_file,
-             patients_file, out, quiet):
+             patients_file, out, overwrite, quiet):
     """Save a personalised handout: the leaflet with a 'Your details' box on page 1.
 
     The patient file holds name, issued, clinician, contact_phone, medication
@@ -260,7 +261,10 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
                 made = builder.handouts(project, leaflet_id, inserts, paper, patients, None, allow_overdue,
                                         allow_draft, today, variant, lang, progress=progress)
             paths = [(out or Path("dist/handouts")) / deliver.filename(item) for item in made]
-        receipts = [deliver.deliver("save", item, deliver.SaveOptions(path)) for item, path in zip(made, paths)]
+        source = Path(patient_file or patients_file)
+        deliver.check_targets(paths, overwrite, (source,))  # all of them, before any is written
+        receipts = [deliver.deliver("save", item, deliver.SaveOptions(path, overwrite, (source,)))
+                    for item, path in zip(made, paths)]
     except ClearleafError as exc:
         _fail(exc)
     if quiet:
@@ -315,10 +319,10 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
 @click.option("--smtp-port", type=click.IntRange(1, 65535), default=None, help="Mail server port.")
 @click.option("--smtp-ca-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Trust this CA certificate (e.g. the hospital's internal CA).")
+@click.option("--overwrite", is_flag=True, help="With --eml: replace the file if it exists.")
 @click.pass_obj
 def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang, patient_file, to, encrypt,
-           eml,
-           smtp_host, smtp_port, smtp_ca_file):
+           eml, smtp_host, smtp_port, smtp_ca_file, overwrite):
     """E-mail a personalised handout as a PDF attachment.
 
     The subject and body name the organisation and the leaflet, never the
@@ -335,7 +339,8 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         # org.yaml (read once), the address and the mail server are checked before anything is rendered.
         library = _library(project, leaflet_id, inserts)
         options = deliver.email_options(library.org, to, eml=eml, smtp_host=smtp_host, smtp_port=smtp_port,
-                                        smtp_ca_file=smtp_ca_file, smtp_password=os.environ.get("SMTP_PASSWORD"))
+                                        smtp_ca_file=smtp_ca_file, smtp_password=os.environ.get("SMTP_PASSWORD"),
+                                        overwrite=overwrite, protect=(Path(patient_file),))
         if encrypt:
             options = deliver.encrypted(options, _handout_password())
         item = _render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue, variant,

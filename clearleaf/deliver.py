@@ -32,9 +32,15 @@ class Receipt:
 
 @dataclass(frozen=True)
 class SaveOptions:
-    """Save to a file on this machine (readable only by its owner: it carries patient details)."""
+    """Save to a file on this machine (readable only by its owner: it carries patient details).
+
+    An existing file is replaced only with overwrite, and an input file (protect: the patient
+    file or list it was made from) never.
+    """
 
     path: Path
+    overwrite: bool = False
+    protect: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class EmailOptions:
     smtp_password: str | None = field(default=None, repr=False)
     password: str | None = field(default=None, repr=False)  # the PDF's password; None: not encrypted
     eml: Path | None = None
+    overwrite: bool = False  # replace an existing eml file
 
 
 Channel = Callable[[object, object], tuple[str, dict]]
@@ -139,13 +146,44 @@ def save(handout, options: SaveOptions) -> tuple[str, dict]:
     from .pdf import write_atomic
 
     path = Path(options.path)
+    refuse_inputs(path, options.protect)
     try:
-        write_atomic(path, handout.pdf, mode=0o600)
+        write_atomic(path, handout.pdf, mode=0o600, overwrite=options.overwrite)
+    except FileExistsError as exc:
+        if path.exists() and not path.parent.is_file():
+            raise ClearleafError([Problem(str(path), None, "the file already exists",
+                                          "choose another --out, or add --overwrite to replace it")]) from None
+        raise ClearleafError([Problem(str(path), None, f"cannot write the handout: {exc.strerror} (a folder "
+                                      "in the path is a file)", "choose another --out")]) from None
     except OSError as exc:
         raise ClearleafError([Problem(str(path), None, f"cannot write the handout: {exc.strerror}",
                                       "choose another --out, or check the folder's permissions and free space")]
                              ) from None
     return str(path), {}
+
+
+def check_targets(paths, overwrite: bool, inputs=()) -> None:
+    """Before a batch writes anything: refuse input files, and files that exist unless overwrite."""
+    for path in paths:
+        refuse_inputs(path, inputs)
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing and not overwrite and len(paths) == 1:
+        raise ClearleafError([Problem(existing[0], None, "the file already exists",
+                                      "choose another --out, or add --overwrite to replace it")])
+    if existing and not overwrite:
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        raise ClearleafError([Problem(existing[0], None,
+                                      f"{len(existing)} of the {len(paths)} PDFs to write already exist "
+                                      f"({', '.join(existing[:3])}{more}); nothing was written",
+                                      "choose another --out folder, or add --overwrite to replace them")])
+
+
+def refuse_inputs(path: Path, inputs) -> None:
+    """Refuse to write over a file a command reads (the patient file), whatever the flags."""
+    for given in inputs:
+        if given is not None and Path(path).resolve() == Path(given).resolve():
+            raise ClearleafError([Problem(str(path), None, "this is the file the patient's details were read from",
+                                          "choose another --out: an input file is never written over")])
 
 
 @channel("download", DownloadOptions)
@@ -170,7 +208,7 @@ def email(handout, options: EmailOptions) -> tuple[str, dict]:
     message = mail.compose(handout.project, handout.org, handout.job.parts, data, filename(handout), options.to,
                            options.sender, encrypted=encrypted, lang=handout.job.lang)
     if options.eml:
-        mail.write_eml(message, options.eml)
+        mail.write_eml(message, options.eml, overwrite=options.overwrite)
         detail = str(options.eml)
     else:
         mail.send(message, options.smtp, options.smtp_password)
@@ -180,11 +218,18 @@ def email(handout, options: EmailOptions) -> tuple[str, dict]:
 
 def email_options(org, to: str, *, eml: Path | None = None,
                   smtp_host: str | None = None, smtp_port: int | None = None, smtp_ca_file: Path | None = None,
-                  smtp_password: str | None = None) -> EmailOptions:
-    """Check the address and the mail settings before anything is rendered; raise ClearleafError."""
+                  smtp_password: str | None = None, overwrite: bool = False, protect=()) -> EmailOptions:
+    """Check the address and the mail settings before anything is rendered; raise ClearleafError.
+
+    An eml file that exists is refused here unless overwrite, and an input file always.
+    """
     address = mail.check_address(to)
     if eml:
-        return EmailOptions(address, mail.sender_address(org), eml=Path(eml))
+        refuse_inputs(Path(eml), protect)
+        if Path(eml).exists() and not overwrite:
+            raise ClearleafError([Problem(str(eml), None, "the file already exists",
+                                          "choose another --eml, or add --overwrite to replace it")])
+        return EmailOptions(address, mail.sender_address(org), eml=Path(eml), overwrite=overwrite)
     settings = mail.smtp_settings(org, smtp_host, smtp_port, smtp_ca_file)
     return EmailOptions(address, settings.sender, settings, smtp_password)
 

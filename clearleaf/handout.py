@@ -150,6 +150,10 @@ def load_patient(path: Path, today: date, drawable: frozenset | None = None) -> 
     elif text is not None and not problems:
         problems.add(shown, 1, "the patient file is empty", "give at least the reference, e.g. reference: MRN-0001")
     patient = check_values(raw, shown, lines, today, problems, drawable) if not problems else None
+    if patient is not None and not patient.reference:
+        problems.add(shown, 1, "the patient file has no reference",
+                     "add the record number, e.g. reference: MRN-0001: the issue log traces each copy by it, "
+                     "and the PDF is named after it")
     problems.raise_if_any()
     return patient
 

@@ -458,11 +458,15 @@ def _sender_text(sender) -> str:
     return sender.decode("utf-8", "replace") if isinstance(sender, bytes) else str(sender)
 
 
-def write_eml(message: EmailMessage, path: Path) -> None:
-    """Save message as a .eml file (CRLF line ends) that mail programs can open, atomically."""
+def write_eml(message: EmailMessage, path: Path, overwrite: bool = False) -> None:
+    """Save message as a .eml file (CRLF line ends) that mail programs can open, atomically;
+    an existing file is replaced only with overwrite."""
     try:
         # 0600: the attachment carries patient details.
-        write_atomic(Path(path), message.as_bytes(policy=policy.SMTP), mode=0o600)
+        write_atomic(Path(path), message.as_bytes(policy=policy.SMTP), mode=0o600, overwrite=overwrite)
+    except FileExistsError:
+        raise _error(str(path), "the file already exists",
+                     "choose another --eml, or add --overwrite to replace it") from None
     except OSError as exc:
         raise _error(str(path), f"cannot write the e-mail file: {exc.strerror}",
                      "choose another folder, or check its permissions and free space") from None

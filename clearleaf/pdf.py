@@ -471,10 +471,12 @@ def capture_warnings():
         logger.removeHandler(handler)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, overwrite: bool = True) -> None:
     """Write data to path so that readers see the old file or the whole new one, never half.
 
-    Personalised handouts pass mode 0o600: they carry patient details.
+    Personalised handouts pass mode 0o600: they carry patient details. With overwrite False an
+    existing file is never replaced (FileExistsError), even one that appears while writing: the
+    finished file is linked into place, which fails if the name is taken.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -484,7 +486,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            os.unlink(tmp)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -87,3 +87,54 @@ def test_an_invisible_character_in_a_leaflet_names_its_line(project, out):
     err = assert_clean_error(build(project, out), out)
     assert (f"leaflets/sample.md:{line_of(path, 'Heliotrope')}: the line holds an invisible formatting character "
             "(U+202E)") in err
+
+
+# --- Never overwrite silently; never write over an input (issue 12, item 3) -----------------------
+
+def test_a_handout_never_replaces_an_existing_file_without_overwrite(project, tmp_path):
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    target = tmp_path / "h.pdf"
+    target.write_bytes(b"an earlier patient's handout")
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", target))
+    assert f"{target}: the file already exists — choose another --out, or add --overwrite" in err
+    assert target.read_bytes() == b"an earlier patient's handout"
+    result = handout(project, "--patient", patient, "--out", target, "--overwrite")
+    assert result.exit_code == 0 and target.read_bytes().startswith(b"%PDF")
+
+
+def test_the_patient_file_is_never_written_over_even_with_overwrite(project, tmp_path):
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    before = patient.read_bytes()
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", patient, "--overwrite"))
+    assert "this is the file the patient's details were read from" in err
+    assert patient.read_bytes() == before
+
+
+def test_a_batch_that_would_replace_files_writes_nothing(project, tmp_path):
+    listing = tmp_path / "today.csv"
+    listing.write_text("reference,name\nMRN-1,Ann\nMRN-2,Ben\n", "utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "MRN-2.pdf").write_bytes(b"kept")
+    err = assert_clean_error(handout(project, "--patients", listing, "--out", out))
+    assert "1 of the 2 PDFs to write already exist" in err and "nothing was written" in err
+    assert sorted(p.name for p in out.iterdir()) == ["MRN-2.pdf"] and (out / "MRN-2.pdf").read_bytes() == b"kept"
+
+
+def test_a_patient_file_without_a_reference_is_refused(project, tmp_path):
+    values = {k: v for k, v in FULL.items() if k != "reference"}
+    patient = write_patient(tmp_path / "p.yaml", **values)
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "out" / "h.pdf"),
+                             tmp_path / "out")
+    assert f"{patient}:1: the patient file has no reference" in err
+
+
+def test_email_to_an_existing_eml_file_is_refused(project, tmp_path):
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    eml = tmp_path / "message.eml"
+    eml.write_text("an earlier message", "utf-8")
+    result = run(project, "email", "sample", "--patient", patient, "--to", "patient@example.org", "--eml", eml,
+                 "--allow-draft")
+    err = assert_clean_error(result)
+    assert f"{eml}: the file already exists — choose another --eml, or add --overwrite" in err
+    assert eml.read_text("utf-8") == "an earlier message"
