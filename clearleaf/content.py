@@ -444,6 +444,7 @@ def _markdown(project: Project, body: str, shown: str, first: int, problems: Pro
             for child in tok.children:
                 if child.type == "image":
                     _check_image(project, child, tok, source, shown, first, problems)
+    _check_nesting(tokens, shown, first, problems)
     for n, text in enumerate(source):
         # markdown-it drops images whose URL has an unsafe scheme, so they would vanish silently.
         for src in REMOTE_IMAGE_RE.findall(text):
@@ -457,6 +458,31 @@ def _markdown(project: Project, body: str, shown: str, first: int, problems: Pro
     split = _lead_end(tokens)
     render = MARKDOWN.renderer.render
     return (render(tokens[:split], MARKDOWN.options, {}), render(tokens[split:], MARKDOWN.options, {})), callouts
+
+
+MAX_LIST_DEPTH = 4  # a leaflet never needs more, and a reader cannot follow more
+
+
+def _check_nesting(tokens, shown: str, first: int, problems: Problems) -> None:
+    """Refuse lists nested too deep: past markdown-it's limit (ten lists) the rest of the leaflet,
+    emergency advice included, silently vanished from the PDF."""
+    depth = 0
+    for tok in tokens:
+        if tok.type in ("bullet_list_open", "ordered_list_open"):
+            depth += 1
+            if depth > MAX_LIST_DEPTH:
+                problems.add(shown, first + (tok.map[0] if tok.map else 0),
+                             f"a list nested {depth} levels deep; at most {MAX_LIST_DEPTH} print reliably",
+                             "use fewer levels: split the list, or turn the inner items into sentences")
+                return
+        elif tok.type in ("bullet_list_close", "ordered_list_close"):
+            depth -= 1
+    limit = MARKDOWN.options.get("maxNesting", 20)
+    deepest = max(tokens, key=lambda t: t.level, default=None)
+    if deepest is not None and deepest.level >= limit - 1:
+        problems.add(shown, first + (deepest.map[0] if deepest.map else 0),
+                     "the text nests too deeply (quotes, lists or callouts inside each other): what follows would "
+                     "not print", "nest less: most leaflets need no more than a list inside a callout")
 
 
 def _lead_end(tokens) -> int:

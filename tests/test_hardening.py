@@ -138,3 +138,32 @@ def test_email_to_an_existing_eml_file_is_refused(project, tmp_path):
     err = assert_clean_error(result)
     assert f"{eml}: the file already exists — choose another --eml, or add --overwrite" in err
     assert eml.read_text("utf-8") == "an earlier message"
+
+
+# --- Content that would silently vanish (issue 12, item 8) -----------------------------------------
+
+@pytest.mark.parametrize("depth", [5, 10, 25])
+def test_lists_nested_too_deep_are_an_error_naming_the_line(project, out, depth):
+    path = project / "leaflets" / "sample.md"
+    nested = "".join("  " * i + f"- level {i}\n" for i in range(depth))
+    path.write_text(path.read_text("utf-8").replace("## Heliotrope heading\n", f"## Heliotrope heading\n\n{nested}\n"),
+                    "utf-8")
+    err = assert_clean_error(build(project, out), out)
+    assert f"leaflets/sample.md:{line_of(path, '- level 4')}: a list nested 5 levels deep; at most 4" in err
+
+
+def test_four_levels_of_list_still_build(project, out):
+    path = project / "leaflets" / "sample.md"
+    nested = "".join("  " * i + f"- level {i}\n" for i in range(4))
+    path.write_text(path.read_text("utf-8").replace("## Heliotrope heading\n", f"## Heliotrope heading\n\n{nested}\n"),
+                    "utf-8")
+    result = build(project, out)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_quotes_nested_past_the_parsers_limit_are_an_error(project, out):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace("## Heliotrope heading\n",
+                                                    "## Heliotrope heading\n\n" + "> " * 25 + "deep\n\n"), "utf-8")
+    err = assert_clean_error(build(project, out), out)
+    assert "the text nests too deeply" in err and "leaflets/sample.md:" in err
