@@ -207,6 +207,11 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     path = (project.leaflets if kind == LEAFLET else project.inserts) / name
     shown = project.rel(path)
     local = Problems()
+    if path.is_symlink() and not path.resolve().is_relative_to(project.leaflets.resolve()):
+        # As with pictures: the renderer reads only the project's own files.
+        problems.add(shown, None, "the file is a link to a file outside leaflets/",
+                     "copy the file into leaflets/ instead of linking to it")
+        return None
     text = read_text(path, shown, local)
     if text is None:
         problems.extend(local)
@@ -407,9 +412,20 @@ def _dotted(node) -> str:
     return "expression"
 
 
+LINK_SCHEMES = ("https", "http", "mailto", "tel")  # what a patient's PDF reader may open
+LINK_SCHEME_RE = re.compile(r"(?:(?<!!)\[[^\]]*\]\(\s*<?|<)([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def _safe_link(url: str) -> bool:
+    """markdown-it's link check: only the LINK_SCHEMES, or a place in the same document (#...)."""
+    scheme, colon, _ = url.strip().partition(":")
+    return url.strip().startswith("#") or (bool(colon) and scheme.lower() in LINK_SCHEMES)
+
+
 def _markdown_parser() -> MarkdownIt:
     # CommonMark with raw HTML off, so "<b>" in content prints as text and is never rendered.
     md = MarkdownIt("commonmark", {"html": False, "typographer": False}).use(admon_plugin)
+    md.validateLink = _safe_link
     md.add_render_rule("admonition_open", _render_callout_open)
     md.add_render_rule("admonition_title_open", lambda *a: '<p class="callout-title">')
     return md
@@ -445,6 +461,11 @@ def _markdown(project: Project, body: str, shown: str, first: int, problems: Pro
                 if child.type == "image":
                     _check_image(project, child, tok, source, shown, first, problems)
     _check_nesting(tokens, shown, first, problems)
+    for n, text in enumerate(source):
+        for scheme in LINK_SCHEME_RE.findall(text):
+            if scheme.lower() not in LINK_SCHEMES:
+                problems.add(shown, first + n, f"a '{scheme}:' link would open a program or a file share from the PDF",
+                             f"link only to {', '.join(s + ':' for s in LINK_SCHEMES)} addresses")
     for n, text in enumerate(source):
         # markdown-it drops images whose URL has an unsafe scheme, so they would vanish silently.
         for src in REMOTE_IMAGE_RE.findall(text):

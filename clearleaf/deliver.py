@@ -96,9 +96,11 @@ def deliver(name: str, handout, options, staff: str | None = None) -> Receipt:
     if not isinstance(options, kind):
         raise TypeError(f"the {name} channel takes {kind.__name__}, not {type(options).__name__}")
     job, log = handout.job, handout.issue_log
+    # A draft leaflet goes out only for training (--allow-draft); the log says so.
+    training = any(part.meta.get("status") == "draft" for part in job.parts)
     record_id = records.begin(log, records.entry(
         name, job.paper, job.parts, handout.patient.reference, staff=staff or os_user(),
-        variant=job.style.variant))
+        variant=job.style.variant, **({"training": True} if training else {})))
     try:
         detail, extra = fn(handout, options)
     except mail.MaybeSent as exc:

@@ -169,9 +169,15 @@ def check_address(to: str) -> str:
     if any(ch in to for ch in "\r\n\0,;"):
         raise _error(shown, f"'{_printable(to)}' is not a single address", fix, field="to")
     text = to.strip()
+    if len(text) > 320:  # a name and an address; never needs more
+        raise _error(shown, f"the address is {len(text)} characters long", fix, field="to")
     _, address = parseaddr(text)
     if "@" not in address or not ADDRESS_RE.match(address):
         raise _error(shown, f"'{_printable(to)}' is not a valid e-mail address", fix, field="to")
+    local_part = address.rpartition("@")[0]
+    if len(local_part) > 64 or len(address) > 254:  # RFC 5321: 64 before the @, 254 in all
+        raise _error(shown, "the address is too long for e-mail (at most 64 characters before the @ "
+                     "and 254 in all)", fix, field="to")
     # parseaddr quietly drops what it cannot parse, e.g. a second address: accept only
     # "address" or "Name <address>", and use the address alone.
     if text != address and not re.fullmatch(r'[^<>@"]*<\s*' + re.escape(address) + r"\s*>", text):

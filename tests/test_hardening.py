@@ -167,3 +167,56 @@ def test_quotes_nested_past_the_parsers_limit_are_an_error(project, out):
                                                     "## Heliotrope heading\n\n" + "> " * 25 + "deep\n\n"), "utf-8")
     err = assert_clean_error(build(project, out), out)
     assert "the text nests too deeply" in err and "leaflets/sample.md:" in err
+
+
+# --- Also (issue 12, item 16) -----------------------------------------------------------------------
+
+def test_a_leaflet_linked_from_outside_the_project_is_refused(project, tmp_path, out):
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text((project / "leaflets" / "sample.md").read_text("utf-8").replace("FX-SAM-042", "FX-OUT-001"),
+                       "utf-8")
+    (project / "leaflets" / "linked.md").symlink_to(outside)
+    err = assert_clean_error(build(project, out), out)
+    assert "leaflets/linked.md: the file is a link to a file outside leaflets/" in err
+
+
+@pytest.mark.parametrize("address", ["a" * 65 + "@example.org", "ann@" + "b" * 250 + ".org", "x" * 100000 + "@e.org"])
+def test_overlong_e_mail_addresses_are_refused(address):
+    from clearleaf import mail
+
+    with pytest.raises(mail.MailError, match="too long|characters long"):
+        mail.check_address(address)
+
+
+def test_a_draft_handed_out_for_training_is_marked_in_the_log(project, tmp_path):
+    from clearleaf import records
+
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    assert handout(project, "--patient", patient, "--out", tmp_path / "a.pdf").exit_code == 0  # approved
+    assert handout(project, "--patient", patient, "--out", tmp_path / "b.pdf", "--insert", "first-insert",
+                   "--allow-draft").exit_code == 0  # its insert is a draft
+    approved, training = records.read(project / "records" / "issued.jsonl")[0]
+    assert "training" not in approved and training["training"] is True and training["status"] == "issued"
+
+
+@pytest.mark.parametrize("link", ["[the share](smb://files/leaflets)", "[files](ftp://example.org/x)",
+                                  "<launch:calc.exe>", "[run](javascript:alert(1))"])
+def test_links_that_open_programs_or_file_shares_are_refused(project, out, link):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace("## Heliotrope heading\n", f"## Heliotrope heading\n\nSee {link}.\n"),
+                    "utf-8")
+    err = assert_clean_error(build(project, out), out)
+    assert f"leaflets/sample.md:{line_of(path, 'See ')}: a '" in err and "link would open a program" in err
+
+
+def test_web_mail_and_phone_links_are_clickable_in_the_pdf(project, out):
+    import pikepdf
+
+    path = project / "leaflets" / "sample.md"
+    links = "[NHS](https://www.nhs.uk/) [mail](mailto:team@example.org) [call](tel:+15550100142)"
+    path.write_text(path.read_text("utf-8").replace("## Heliotrope heading\n", f"## Heliotrope heading\n\n{links}\n"),
+                    "utf-8")
+    assert build(project, out, "sample", "--paper", "a4").exit_code == 0
+    with pikepdf.open(out / "a4" / "sample.pdf") as doc:
+        uris = {str(a.A.URI) for page in doc.pages for a in page.get("/Annots", []) if "/A" in a and "/URI" in a.A}
+    assert {"https://www.nhs.uk/", "mailto:team@example.org", "tel:+15550100142"} <= uris
