@@ -417,9 +417,13 @@ LINK_SCHEME_RE = re.compile(r"(?:(?<!!)\[[^\]]*\]\(\s*<?|<)([A-Za-z][A-Za-z0-9+.
 
 
 def _safe_link(url: str) -> bool:
-    """markdown-it's link check: only the LINK_SCHEMES, or a place in the same document (#...)."""
-    scheme, colon, _ = url.strip().partition(":")
-    return url.strip().startswith("#") or (bool(colon) and scheme.lower() in LINK_SCHEMES)
+    """markdown-it's check of link and picture addresses: a scheme must be one of LINK_SCHEMES.
+
+    An address with no scheme passes here, as pictures need (images/x.svg; _check_image checks
+    them); a link with no scheme is refused in _markdown, as it would open a local file.
+    """
+    scheme = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*):", url)
+    return scheme is None or scheme.group(1).lower() in LINK_SCHEMES
 
 
 def _markdown_parser() -> MarkdownIt:
@@ -460,6 +464,12 @@ def _markdown(project: Project, body: str, shown: str, first: int, problems: Pro
             for child in tok.children:
                 if child.type == "image":
                     _check_image(project, child, tok, source, shown, first, problems)
+                elif child.type == "link_open":
+                    href = child.attrs.get("href", "")
+                    if not href.startswith("#") and not re.match(r"(?:https?|mailto|tel):", href, re.I):
+                        problems.add(shown, line, f"the link '{href}' would open a file on this computer",
+                                     "link to a web page (https://...), an e-mail address (mailto:) or a phone "
+                                     "number (tel:)")
     _check_nesting(tokens, shown, first, problems)
     for n, text in enumerate(source):
         for scheme in LINK_SCHEME_RE.findall(text):

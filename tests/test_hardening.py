@@ -220,3 +220,19 @@ def test_web_mail_and_phone_links_are_clickable_in_the_pdf(project, out):
     with pikepdf.open(out / "a4" / "sample.pdf") as doc:
         uris = {str(a.A.URI) for page in doc.pages for a in page.get("/Annots", []) if "/A" in a and "/URI" in a.A}
     assert {"https://www.nhs.uk/", "mailto:team@example.org", "tel:+15550100142"} <= uris
+
+
+def test_a_link_to_a_local_file_is_refused_but_pictures_still_print(project, out):
+    import pikepdf
+
+    import pdfua
+
+    path = project / "leaflets" / "sample.md"
+    text = path.read_text("utf-8")
+    path.write_text(text.replace("## Heliotrope heading\n", "## Heliotrope heading\n\nSee [this](other.md).\n"), "utf-8")
+    err = assert_clean_error(build(project, out), out)
+    assert f"leaflets/sample.md:{line_of(path, 'See [this]')}: the link 'other.md' would open a file" in err
+    path.write_text(text, "utf-8")
+    assert build(project, out, "sample", "--paper", "a4").exit_code == 0
+    with pikepdf.open(out / "a4" / "sample.pdf") as doc:
+        assert pdfua.analyse(doc).of_type("Figure")  # the picture (images/diagram.svg) is still there
