@@ -236,3 +236,19 @@ def test_a_link_to_a_local_file_is_refused_but_pictures_still_print(project, out
     assert build(project, out, "sample", "--paper", "a4").exit_code == 0
     with pikepdf.open(out / "a4" / "sample.pdf") as doc:
         assert pdfua.analyse(doc).of_type("Figure")  # the picture (images/diagram.svg) is still there
+
+
+def test_unbreakable_values_wrap_inside_the_details_box(project, tmp_path):
+    """A 100-character name or a 40-character phone with no spaces stays inside 'Your details'."""
+    import pdfplumber
+
+    values = {**FULL, "name": "W" * 100, "contact_phone": "0" * 40, "clinician": "Dr" + "x" * 60}
+    out = tmp_path / "h.pdf"
+    assert handout(project, "--patient", write_patient(tmp_path / "p.yaml", **values), "--out", out).exit_code == 0
+    with pdfplumber.open(out) as doc:
+        page = doc.pages[0]
+        right_margin = float(page.width) - 20 * 72 / 25.4  # styles/common.css: @page margin 20mm at the sides
+        assert max(c["x1"] for c in page.chars if c["text"] in "W0x") <= right_margin  # nothing off the page
+        phone = [w for w in page.extract_words() if w["text"] == "Phone"][-1]  # the label, not the danger title
+        seen_by = [c for c in page.chars if c["text"] == "x" and abs(c["top"] - phone["top"]) < 3]
+        assert seen_by and max(c["x1"] for c in seen_by) < phone["x0"]  # nor over the next label
