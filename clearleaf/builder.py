@@ -81,7 +81,7 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
 
 def _expected_pdfs(project: Project, styles) -> int:
     """About how many PDFs a full build makes: one per leaflet, insert and translation, per style."""
-    files = [*project.leaflets.glob("*.md"), *(project.leaflets / "inserts").glob("*.md")]
+    files = [*project.leaflets.glob("*.md"), *project.inserts.glob("*.md")]
     return len(files) * len(styles)
 
 

@@ -416,14 +416,19 @@ LINK_SCHEMES = ("https", "http", "mailto", "tel")  # what a patient's PDF reader
 LINK_SCHEME_RE = re.compile(r"(?:(?<!!)\[[^\]]*\]\(\s*<?|<)([A-Za-z][A-Za-z0-9+.-]*):")
 
 
+def _scheme(url: str) -> str | None:
+    """Return the lower-case scheme of an address ('https'), or None when it has none."""
+    found = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*):", url)
+    return found.group(1).lower() if found else None
+
+
 def _safe_link(url: str) -> bool:
     """markdown-it's check of link and picture addresses: a scheme must be one of LINK_SCHEMES.
 
     An address with no scheme passes here, as pictures need (images/x.svg; _check_image checks
     them); a link with no scheme is refused in _markdown, as it would open a local file.
     """
-    scheme = re.match(r"\s*([A-Za-z][A-Za-z0-9+.-]*):", url)
-    return scheme is None or scheme.group(1).lower() in LINK_SCHEMES
+    return _scheme(url) in (None, *LINK_SCHEMES)
 
 
 def _markdown_parser() -> MarkdownIt:
@@ -466,7 +471,7 @@ def _markdown(project: Project, body: str, shown: str, first: int, problems: Pro
                     _check_image(project, child, tok, source, shown, first, problems)
                 elif child.type == "link_open":
                     href = child.attrs.get("href", "")
-                    if not href.startswith("#") and not re.match(r"(?:https?|mailto|tel):", href, re.I):
+                    if not href.startswith("#") and _scheme(href) not in LINK_SCHEMES:
                         problems.add(shown, line, f"the link '{href}' would open a file on this computer",
                                      "link to a web page (https://...), an e-mail address (mailto:) or a phone "
                                      "number (tel:)")

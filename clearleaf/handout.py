@@ -93,10 +93,11 @@ def check_values(raw: dict, shown: str, lines: dict, today: date, problems: Prob
         if CONTROL_RE.search(text):
             problems.add(shown, line, f"'{key}' contains a control character", "retype it as plain text", field=key)
             continue
-        if invisible_characters(text):
+        invisible = invisible_characters(text)
+        if invisible:
             # The code points are shown, never the value: it may identify the patient.
-            problems.add(shown, line, f"'{key}' holds an invisible formatting character "
-                         f"({', '.join(invisible_characters(text))})", INVISIBLE_FIX, field=key)
+            problems.add(shown, line, f"'{key}' holds an invisible formatting character ({', '.join(invisible)})",
+                         INVISIBLE_FIX, field=key)
             continue
         if drawable is not None:
             missing = sorted({f"U+{ord(c):04X}" for c in text if ord(c) not in drawable and c not in "\n\r\t"})

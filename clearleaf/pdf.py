@@ -507,13 +507,18 @@ def _init_worker(root: str, tmpdir: str) -> None:
     _WORKER["project"] = Project(Path(root))
 
 
-def _render_in_worker(style: Style, html: str, trim: tuple[int, int] = (0, 0)) -> Rendered:
+def _worker_renderer(style: Style) -> "Renderer":
+    """This worker's Renderer for style, made on first use with the worker's one Fonts."""
     renderers = _WORKER.setdefault("renderers", {})
     if style not in renderers:
         if "fonts" not in _WORKER:  # deleted with the run's temp folder (see _init_worker)
             _WORKER["fonts"] = Fonts(_WORKER["project"])
         renderers[style] = Renderer(_WORKER["project"], style, _WORKER["fonts"])
-    return renderers[style].render(html, trim)
+    return renderers[style]
+
+
+def _render_in_worker(style: Style, html: str, trim: tuple[int, int] = (0, 0)) -> Rendered:
+    return _worker_renderer(style).render(html, trim)
 
 
 def as_jobs(jobs) -> list[tuple]:
@@ -617,7 +622,8 @@ class BuildPool:
                                             initializer=_init_build_worker,
                                             initargs=(str(project.root), self.tmpdir, tuple(styles)))
         # The executor starts a process per task it cannot give to an idle one: start them all now.
-        self._started = [self.executor.submit(_ready) for _ in range(workers)]
+        for _ in range(workers):
+            self.executor.submit(_ready)
         self.here = InProcess(project)
 
     def __enter__(self) -> "BuildPool":
@@ -635,7 +641,7 @@ class BuildPool:
         jobs = as_jobs(jobs)
         results: list = [None] * len(jobs)
         lock, finished = threading.Lock(), queue.SimpleQueue()
-        state = {"next": 0, "busy": 0}
+        state = {"next": 0}
 
         def take() -> int | None:
             with lock:
@@ -649,8 +655,6 @@ class BuildPool:
             i = take()
             if i is None:
                 return
-            with lock:
-                state["busy"] += 1
             try:
                 future = self.executor.submit(_render_in_worker, *jobs[i])
             except Exception as exc:  # a broken or shut-down pool: report it from the main thread
@@ -670,8 +674,6 @@ class BuildPool:
                     i, got = finished.get(block=block)
                 except queue.Empty:
                     return
-                with lock:
-                    state["busy"] -= 1
                 if isinstance(got, BaseException):
                     if isinstance(got, BrokenProcessPool):
                         raise RenderError("a render worker stopped unexpectedly (out of memory?); "
@@ -707,11 +709,7 @@ def _init_build_worker(root: str, tmpdir: str, styles: tuple) -> None:
     _init_worker(root, tmpdir)
     weasyprint()
     for style in styles:
-        renderers = _WORKER.setdefault("renderers", {})
-        if style not in renderers:
-            if "fonts" not in _WORKER:
-                _WORKER["fonts"] = Fonts(_WORKER["project"])
-            renderers[style] = Renderer(_WORKER["project"], style, _WORKER["fonts"])
+        _worker_renderer(style)
 
 
 def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | None = None,
