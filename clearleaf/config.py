@@ -303,6 +303,9 @@ def invisible_characters(text: str) -> list[str]:
 
 
 MAX_YAML_CHARS = 256_000  # far more than any org.yaml, front matter or patient file needs
+# libyaml's parser where PyYAML was built with it: the same events and line marks, about ten
+# times faster than the pure-Python one, which was a third of a no-op build.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def compose(text: str, shown: str, first_line: int, problems: Problems):
@@ -318,13 +321,13 @@ def compose(text: str, shown: str, first_line: int, problems: Problems):
                      "check that the right file was given")
         return None
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 problems.add(shown, first_line + event.start_mark.line,
                              "YAML anchors and aliases ('&name' and '*name') are not allowed",
                              "write each value out in full where it is needed")
                 return None
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = first_line + (mark.line if mark else 0)
