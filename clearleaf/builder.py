@@ -54,16 +54,23 @@ class Result:
 def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path = Path("dist"),
           allow_overdue: bool = False, today: date | None = None, variant: str = "standard",
           bleed: str | None = None, crop_marks: bool = False, langs=None, progress=None, force: bool = False,
-          prune: bool = False) -> Result:
+          prune: bool = False) -> Result | manifest.Replayed:
     """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts.
 
     langs: the languages to build; None builds every language present. progress(done, total),
     if given, is called as each PDF is rendered. A PDF whose inputs are unchanged since the last
-    build into out is not rendered again (clearleaf/manifest.py) unless force. PDFs whose source
-    file is gone are reported, and with prune deleted.
+    build into out is not rendered again (clearleaf/manifest.py) unless force; a whole build with
+    nothing changed is answered from the manifest (manifest.replay). PDFs whose source file is
+    gone are reported, and with prune deleted.
     """
     today = today or date.today()
     out = Path(out)
+    options = manifest.run_options(ids, papers, inserts, allow_overdue, today, variant, bleed, crop_marks, langs,
+                                   prune)
+    if not force and (replayed := manifest.replay(project, out, options)):
+        return replayed
+    # Taken before anything is read: an edit made during this build is seen by the next one.
+    run = manifest.Run(options, manifest.inputs(project))
     styles = [pdf.Style(paper, variant, bleed, crop_marks) for paper in papers]
     with contextlib.ExitStack() as stack:
         pool = None
@@ -76,7 +83,7 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
             if workers:
                 pool = stack.enter_context(pdf.BuildPool(project, workers, styles))
         return _build(project, ids, styles, inserts, out, allow_overdue, today, langs, progress, force,
-                      prune, known, pool)
+                      prune, known, pool, run)
 
 
 def _expected_pdfs(project: Project, styles) -> int:
@@ -86,7 +93,7 @@ def _expected_pdfs(project: Project, styles) -> int:
 
 
 def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: bool, today: date, langs, progress,
-           force: bool, prune: bool, known: dict, pool) -> Result:
+           force: bool, prune: bool, known: dict, pool, run: manifest.Run) -> Result:
     problems = Problems()
     # Every translation is loaded, so a missing language can be answered with the ones there are.
     library = content.load(project, list(ids) if ids else None, list(inserts), problems, pdf.font_characters(),
@@ -135,7 +142,8 @@ def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: boo
                                 "delete the PDF, or build with --prune to remove every such PDF")
         elif gone:
             del entries[relative]
-    manifest.write(out, entries)
+    run.outputs, run.warnings = [_relative(job.path, out) for job in jobs], warnings
+    manifest.write(out, entries, run)
     return Result(jobs, warnings, removed)
 
 

@@ -11,14 +11,23 @@
 
 A missing, unreadable or foreign manifest means a full build, never a wrong one. It is written
 atomically, after the PDFs.
+
+It also remembers the last few whole runs (`runs`, by their options): a fingerprint of every
+input file (`inputs`), the PDFs the run left and its warnings. A rebuild with the same options,
+on the same day, with no input changed, nothing else written since and every PDF still the one
+written, is answered from that record (`replay`) without loading the content, making any HTML
+or importing the renderer: a no-op build costs the file hashing, not the pipeline.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import sys
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -40,21 +49,141 @@ class Entry:
     sources: list[str] = field(default_factory=list)
 
 
+RUNS_KEPT = 8  # whole runs remembered: every paper, a paper alone, a combined handout, ...
+# What a build reads besides the Python packages (whose versions are in `_environment`).
+INPUT_FOLDERS = ("leaflets", "templates", "styles", "locales")
+
+
 def read(out: Path) -> dict[str, Entry]:
     """The manifest's entries, or {} when there is none or it cannot be trusted."""
+    return _read(out)[0]
+
+
+def _read(out: Path) -> tuple[dict[str, Entry], dict]:
+    """The entries and the remembered runs, or ({}, {}) when the manifest cannot be trusted."""
     try:
         data = json.loads((out / NAME).read_text("utf-8"))
         if data.get("format") != FORMAT:
-            return {}
-        return {path: Entry(e["key"], e["sha256"], int(e["pages"]), list(e.get("sources", [])))
-                for path, e in data["pdfs"].items()}
+            return {}, {}
+        entries = {path: Entry(e["key"], e["sha256"], int(e["pages"]), list(e.get("sources", [])))
+                   for path, e in data["pdfs"].items()}
+        runs = data.get("runs", {})
+        return entries, runs if isinstance(runs, dict) else {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return {}
+        return {}, {}
 
 
-def write(out: Path, entries: dict[str, Entry]) -> None:
-    data = {"format": FORMAT, "pdfs": {path: vars(entries[path]) for path in sorted(entries)}}
-    pdf.write_atomic(out / NAME, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+def write(out: Path, entries: dict[str, Entry], run: Run | None = None) -> None:
+    """Write the manifest; run, if given, is the build that made it, remembered for `replay`."""
+    # A run can only be replayed while the entries are as it left them: forget the others.
+    now = _entries_hash(entries)
+    runs = {options: r for options, r in _read(out)[1].items() if isinstance(r, dict) and r.get("entries") == now}
+    if run is not None:
+        runs.pop(run.options, None)
+        runs[run.options] = {"inputs": run.inputs, "entries": now,
+                             "outputs": [[relative, entries[relative].pages] for relative in run.outputs],
+                             "warnings": run.warnings}
+        runs = dict(list(runs.items())[-RUNS_KEPT:])  # oldest first: json keeps the order
+    data = {"format": FORMAT, "pdfs": {path: vars(entries[path]) for path in sorted(entries)}, "runs": runs}
+    pdf.write_atomic(out / NAME, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+
+
+def _entries_hash(entries: dict[str, Entry]) -> str:
+    plain = {path: vars(entries[path]) for path in sorted(entries)}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Run:
+    """A whole build, as `replay` needs to recognise and report it again."""
+
+    options: str  # run_options(...)
+    inputs: str  # inputs(project), taken before the build read anything
+    outputs: list[str] = field(default_factory=list)  # the PDFs it made or kept, under out
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Output:
+    """A PDF of a replayed build: what the report says about it (as builder.Job does)."""
+
+    path: Path
+    pages: int
+    reused: bool = True
+
+
+@dataclass
+class Replayed:
+    """A build answered from the manifest: the same report, nothing rendered or written."""
+
+    jobs: list[Output]
+    warnings: list[str]
+    removed: list[Path] = field(default_factory=list)
+
+
+def run_options(ids, papers, inserts, allow_overdue: bool, today: date, variant: str, bleed, crop_marks: bool,
+                langs, prune: bool) -> str:
+    """The options that decide what a build makes, as one string. The day is one: it decides
+    which leaflets are overdue and what the pages say."""
+    return json.dumps([list(ids or []), list(papers), list(inserts), bool(allow_overdue), today.isoformat(),
+                       variant, bleed, bool(crop_marks), list(langs) if langs else None, bool(prune)])
+
+
+def inputs(project: Project) -> str:
+    """A SHA-256 of every file a build reads: the project's leaflets, pictures, org.yaml,
+    templates, stylesheets and catalogues, Clearleaf's own code, and the versions of Python and of
+    every installed package (WeasyPrint, the fonts, the Markdown parser, ...)."""
+    digest = hashlib.sha256()
+    digest.update(_environment().encode("utf-8"))
+    for label, root in [*((name, project.root / name) for name in INPUT_FOLDERS),
+                        ("code", Path(__file__).resolve().parent)]:
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                path = Path(folder, name)
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    data = b"(unreadable)"
+                relative = path.relative_to(root).as_posix()
+                digest.update(f"{label}/{relative}:{len(data)}:".encode("utf-8", "surrogateescape"))
+                digest.update(data)
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _environment() -> str:
+    """Python's version and every installed distribution with its version (from the names of
+    their metadata folders: listing a folder, not importing anything)."""
+    found = [sys.version]
+    for entry in sys.path:
+        try:
+            found += sorted(name for name in os.listdir(entry or ".") if name.endswith((".dist-info", ".egg-info")))
+        except OSError:
+            continue
+    return "\n".join(found)
+
+
+def replay(project: Project, out: Path, options: str) -> Replayed | None:
+    """The report of the last build with these options, when running it again would change
+    nothing: no input changed, the manifest is as that build left it, and every PDF it made is
+    still the one it wrote. None otherwise (then build normally)."""
+    out = Path(out)
+    entries, runs = _read(out)
+    run = runs.get(options)
+    try:
+        if (not isinstance(run, dict) or run["entries"] != _entries_hash(entries)
+                or run["inputs"] != inputs(project)):
+            return None
+        jobs = []
+        for relative, pages in run["outputs"]:
+            entry = entries.get(relative)
+            if entry is None or file_hash(out / relative) != entry.sha256:
+                return None
+            jobs.append(Output(out / relative, int(pages)))
+        return Replayed(jobs, [str(w) for w in run["warnings"]])
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
 
 
 def file_hash(path: Path) -> str:

@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
 
 import fontpkg
 
@@ -115,6 +114,8 @@ def weasyprint():
     import weasyprint as wp
     from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
+
+    from urllib.request import url2pathname  # here, not at the top: a no-op build never needs it
 
     _install_rtl_actual_text()
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from clearleaf import content
 from clearleaf import pdf as cpdf
 from helpers import assert_ok, build
 
@@ -121,3 +122,80 @@ def test_a_pdf_whose_source_is_deleted_is_reported_and_pruned(project, out):
     assert not (out / "a4" / "inserts" / "first-insert.pdf").exists()
     assert not (out / "letter" / "inserts" / "first-insert.pdf").exists()
     assert "first-insert" not in (out / ".clearleaf-manifest.json").read_text("utf-8")
+
+
+@pytest.fixture
+def pipeline(monkeypatch):
+    """How many times a build read the content (a replayed build reads none)."""
+    calls = []
+    real = content.load
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(content, "load", spy)
+    return calls
+
+
+def test_a_rebuild_with_nothing_changed_is_answered_without_reading_anything(project, out, pipeline):
+    first = build(project, out)
+    assert_ok(first)
+    assert len(pipeline) == 1
+    again = build(project, out)
+    assert_ok(again)
+    assert len(pipeline) == 1  # answered from the manifest's record of the same build
+    assert again.stderr == first.stderr  # the same warnings (the draft insert)
+    assert sorted(again.stdout.splitlines()[:-1]) == sorted(
+        line.replace("wrote ", "unchanged ") for line in first.stdout.splitlines()[:-1])
+    assert "built 0 PDFs; 8 unchanged" in again.stdout
+
+
+@pytest.mark.parametrize("change", ["picture", "catalogue", "template", "org", "new file", "other options"])
+def test_any_input_or_option_change_means_running_the_build(project, out, pipeline, change):
+    assert_ok(build(project, out))
+    args = ()
+    if change == "picture":
+        picture = next((project / "leaflets").rglob("*.svg"))
+        picture.write_text(picture.read_text("utf-8").replace("</svg>", "<!-- edited --></svg>"), "utf-8")
+    elif change == "catalogue":
+        po = next((project / "locales").rglob("*.po"))
+        po.write_text(po.read_text("utf-8") + "\n", "utf-8")
+    elif change == "template":
+        (project / "templates" / "part.html").write_text(
+            (project / "templates" / "part.html").read_text("utf-8") + "\n", "utf-8")
+    elif change == "org":
+        (project / "leaflets" / "org.yaml").write_text(
+            (project / "leaflets" / "org.yaml").read_text("utf-8") + "\n# edited\n", "utf-8")
+    elif change == "new file":
+        (project / "leaflets" / "inserts" / "notes.txt").write_text("a note", "utf-8")
+    else:
+        args = ("--paper", "a4")
+    result = build(project, out, *args)
+    assert_ok(result)
+    assert len(pipeline) == 2
+
+
+def test_a_build_on_another_day_is_not_answered_from_yesterdays(project, out, pipeline):
+    from datetime import date
+
+    from clearleaf import builder
+    from clearleaf.config import Project
+
+    builder.build(Project(project), out=out, today=date(2026, 11, 30))
+    builder.build(Project(project), out=out, today=date(2026, 11, 30))
+    assert len(pipeline) == 1
+    builder.build(Project(project), out=out, today=date(2026, 12, 1))  # the overdue stamps may differ
+    assert len(pipeline) == 2
+
+
+def test_after_a_prune_the_next_build_does_not_report_the_removed_pdfs(project, out):
+    assert_ok(build(project, out))
+    (project / "leaflets" / "inserts" / "first-insert.md").unlink()
+    (project / "leaflets" / "sample.md").write_text(
+        (project / "leaflets" / "sample.md").read_text("utf-8").replace("  - first-insert\n", ""), "utf-8")
+    assert "is gone" in build(project, out).stderr
+    assert_ok(build(project, out, "--prune"))
+    result = build(project, out)  # the same options as the build that warned, and no input changed
+    assert_ok(result)
+    assert "is gone" not in result.stderr
