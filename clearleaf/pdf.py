@@ -7,6 +7,7 @@ import mimetypes
 import os
 import re
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,6 +105,33 @@ def _locate(project: Project, url: str) -> tuple[str, int | None]:
     return "templates/", None
 
 
+def _import_weasyprint():
+    """Import WeasyPrint, loading Pango, HarfBuzz and fontconfig by their sonames straight away.
+
+    WeasyPrint tries several names for each library ('libpango-1.0-0', 'pango-1.0', ...,
+    'libpango-1.0.so.0'), and cffi hands every name that does not load to
+    ctypes.util.find_library, which runs ldconfig and gcc: about a quarter of a second of the
+    start of every process that renders. Told that find_library finds nothing, cffi moves on to
+    the sonames, which load directly on Debian and most Linux systems. Where none of them loads,
+    the import is tried again the ordinary way.
+    """
+    import ctypes.util
+
+    real = ctypes.util.find_library
+    ctypes.util.find_library = lambda name: None
+    try:
+        import weasyprint as wp
+    except OSError:
+        wp = None
+    finally:
+        ctypes.util.find_library = real
+    if wp is None:
+        for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
+            del sys.modules[name]
+        import weasyprint as wp
+    return wp
+
+
 @lru_cache(maxsize=1)
 def weasyprint():
     """Import WeasyPrint on first use, with Clearleaf's additions installed.
@@ -111,7 +139,7 @@ def weasyprint():
     Lazily, because a process that only checks content or serves the desk's forms never lays out
     a page: the desk's server process stays about 60 MB smaller, leaving that to its workers.
     """
-    import weasyprint as wp
+    wp = _import_weasyprint()
     from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 

@@ -451,3 +451,44 @@ def test_a_full_build_starts_its_workers_before_it_reads_the_content(project, tm
     builder.build(Project(project), out=out)  # nothing changed: no workers at all
     assert events == ["load"]
     assert _leftovers(private) == []
+
+
+IMPORT_PROBE = r"""
+import ctypes.util, json, os, sys, sysconfig
+asked = []
+real_find = ctypes.util.find_library
+def counting(name):  # as on a system whose loader is told full paths only
+    asked.append(name)
+    found = real_find(name)
+    folders = [f"/usr/lib/{sysconfig.get_config_var('MULTIARCH')}", "/usr/lib", "/lib"]
+    return next((f"{d}/{found}" for d in folders if found and os.path.exists(f"{d}/{found}")), None)
+ctypes.util.find_library = counting
+if sys.argv[1] == "no sonames":  # a system where only find_library's full paths load
+    import _cffi_backend
+    real_load = _cffi_backend.load_library
+    def load_library(name, flags=0):
+        if not str(name).startswith("/"):
+            raise OSError(f"cannot load {name}")
+        return real_load(name, flags)
+    _cffi_backend.load_library = load_library
+from clearleaf import pdf
+pdf.weasyprint()
+import weasyprint.text.ffi as ffi
+print(json.dumps({"asked": len(asked), "pango": ffi.pango is not None, "back": ctypes.util.find_library is counting}))
+"""
+
+
+@pytest.mark.parametrize("system", ["debian", "no sonames"])
+def test_weasyprint_loads_its_libraries_without_asking_ldconfig_and_gcc(system):
+    """find_library runs ldconfig and gcc for every name WeasyPrint tries: a quarter of a second
+    of every rendering process's start. The sonames load directly; elsewhere the ordinary way works."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, system], capture_output=True, text=True,
+                          cwd=REPO, check=True)
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["pango"] and found["back"]
+    if system == "debian":
+        assert found["asked"] == 0
+    else:
+        assert found["asked"] > 0  # the fallback: WeasyPrint's own way, find_library and all
