@@ -76,12 +76,14 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
         pool = None
         # --force still reads the manifest: it renders everything, but keeps the other PDFs' entries.
         known = manifest.read(out)
-        if not ids and (force or not known):
-            # A full build with nothing to reuse: start the workers now, so they import WeasyPrint
-            # and load the fonts while this process reads the content and makes the HTML.
+        if not ids:
+            # Start the workers now, so they import WeasyPrint and load the fonts while this
+            # process reads the content and makes the HTML. Something changed (the manifest could
+            # not answer), so with a manifest to reuse, one worker is enough for an edited
+            # leaflet's few PDFs; with none, every PDF is made.
             workers = pdf.pool_workers(_expected_pdfs(project, styles))
             if workers:
-                pool = stack.enter_context(pdf.BuildPool(project, workers, styles))
+                pool = stack.enter_context(pdf.BuildPool(project, workers if force or not known else 1, styles))
         return _build(project, ids, styles, inserts, out, allow_overdue, today, langs, progress, force,
                       prune, known, pool, run)
 
