@@ -119,3 +119,20 @@ def ensure_ready(script: str, groups: tuple[str, ...] = ("run",)) -> None:
         sys.exit(f"setup failed: {' '.join(map(str, exc.cmd))} exited with {exc.returncode}")
     if Path(sys.prefix).resolve() != VENV.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(script).resolve()), *sys.argv[1:]])
+    compile_own_code()
+
+
+def compile_own_code() -> None:
+    """Keep clearleaf/'s compiled bytecode up to date, as pip does for installed packages.
+
+    Where Python may not write it itself (PYTHONDONTWRITEBYTECODE, as on many CI machines, or a
+    folder the service cannot write to), every command would otherwise compile the whole package
+    from source: about 0.1 s of each run. Only changed files are compiled; a folder that cannot
+    be written is left as it is.
+    """
+    import compileall
+
+    try:
+        compileall.compile_dir(str(ROOT / "clearleaf"), quiet=2)  # quiet=2: not even errors
+    except OSError:
+        pass

@@ -353,7 +353,8 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     paths are where each would be saved (default: named after the reference). library is content
     already loaded (the desk keeps one); render_all renders (style, html, trim) jobs (the desk's
     warm workers; default pdf.render_all). Each handout is rendered in two halves, the patient's
-    page(s) and the rest (clearleaf/personal.py); rest_cache keeps the rest between calls.
+    page(s) and the rest (clearleaf/personal.py); rest_cache keeps the rest between calls (by
+    default in the project's .clearleaf-cache/, so the next handout from the shell is quick too).
     progress(done, total), if given, is called as each patient's page is rendered.
     """
     today = today or date.today()
@@ -389,6 +390,8 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     with contextlib.ExitStack() as stack:
         if render_all is None:  # in this process, loading the fonts once for both halves
             render_all = stack.enter_context(pdf.InProcess(project)).render_all
+        if rest_cache is None:
+            rest_cache = personal.disk_cache(project)
         results = personal.render(project, style, html, len(made), render_all, rest_cache,
                                   done=counter(progress, len(made)))
     for job, rendered in zip(made, results, strict=True):

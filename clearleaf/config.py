@@ -256,6 +256,12 @@ class Project:
     def styles(self) -> Path:
         return self.root / "styles"
 
+    @property
+    def cache(self) -> Path:
+        """What is kept between runs to save time, never patient details: compiled templates
+        and the shared part of personalised handouts. Deleting it only costs time."""
+        return self.root / ".clearleaf-cache"
+
     def rel(self, path: Path) -> str:
         """Return path as shown to users: relative to the project when it is inside it."""
         try:

@@ -3,8 +3,8 @@
 `<out>/.clearleaf-manifest.json` holds, for each PDF a build wrote (by its path under out):
 
 - `key`: a SHA-256 of everything that shapes it: the rendered HTML, the style's stylesheets, the
-  fonts (their files), the project files the HTML refers to (pictures), the WeasyPrint version
-  and the style options (paper, variant, bleed, crop marks);
+  fonts (their files), the project files the HTML refers to (pictures), the WeasyPrint version,
+  Clearleaf's own code and the style options (paper, variant, bleed, crop marks);
 - `sha256` of the PDF written, so a PDF changed or damaged since is made again;
 - `pages`, for the report; and `sources`, the leaflet files it was made from, so a PDF whose
   source has been deleted can be reported (and removed with --prune).
@@ -211,6 +211,7 @@ def key(project: Project, style: pdf.Style, html: str) -> str:
 
     add("format", str(FORMAT))
     add("weasyprint", _weasyprint_version())
+    add("code", _code())
     add("style", repr((style.paper, style.variant, style.bleed, style.crop_marks)))
     for name in pdf.stylesheet_names(style):
         add(f"css {name}", (project.styles / name).read_bytes())
@@ -232,6 +233,15 @@ def _referenced(project: Project, html: str) -> list[Path]:
             continue
         found.add((project.leaflets / unquote(parts.path)).resolve())
     return sorted(found)
+
+
+@lru_cache(maxsize=1)
+def _code() -> str:
+    """A hash of Clearleaf's own code: a new version may lay pages out differently."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @lru_cache(maxsize=1)

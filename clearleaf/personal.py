@@ -12,37 +12,55 @@ rendered as two documents (templates/handout.html, `section`):
   pdf.Renderer cuts it out.
 
 pdfjoin.join then puts the halves together as one tagged PDF. The rest never holds patient details (render.render_html drops the patient for it),
-so a RestCache may keep it in memory between patients: the desk then lays out one page per
-request instead of the whole handout. The CLI renders the same halves, so both front ends give
-the same bytes. A patient's part longer than a page is rendered whole instead (see render).
+so a RestCache may keep it between patients: in memory (the desk then lays out one page per
+request instead of the whole handout), and in the project's `.clearleaf-cache/rest/` folder, so a
+handout made from the shell lays out one page too once any handout of the same leaflet, inserts,
+language, style and day has been made. Both front ends render the same halves and give the same
+bytes. A patient's part longer than a page is rendered whole instead (see render).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
+from pathlib import Path
 from typing import Callable
 
-from . import pdf, pdfjoin
+from . import manifest, pdf, pdfjoin
 from .config import Project
 
-class RestCache:
-    """The rendered "rest" halves, newest kept, by style and HTML. Safe to share between threads."""
+DISK_KEPT = 64  # rests on disk, newest kept: about 150 KB each
 
-    def __init__(self, size: int = 32):
-        self.size = size
+
+class RestCache:
+    """The rendered "rest" halves, newest kept: in memory, and on disk when given a folder.
+
+    Keyed by manifest.key: the HTML, the stylesheets, fonts, pictures and WeasyPrint version, so
+    an edited stylesheet is never answered with an old rest. Safe to share between threads. A
+    file on disk holds one JSON line (page count, page-1 classes, warnings, outline levels and
+    the PDF's SHA-256), then the PDF; one that does not match its hash is ignored. A folder that
+    cannot be written only means rendering again next time.
+    """
+
+    def __init__(self, size: int = 32, folder: Path | None = None):
+        self.size, self.folder = size, folder
         self._items: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
     @staticmethod
-    def key(style: pdf.Style, html: str) -> tuple:
-        return (style, hashlib.sha256(html.encode("utf-8")).digest())
+    def key(project: Project, style: pdf.Style, html: str) -> str:
+        return manifest.key(project, style, html)
 
-    def get(self, key) -> pdf.Rendered | None:
+    def get(self, key: str) -> pdf.Rendered | None:
         with self._lock:
             found = self._items.get(key)
+            if found is None:
+                found = self._read(key)
+                if found is not None:
+                    self._remember(key, found)
             if found is None:
                 self.misses += 1
             else:
@@ -50,12 +68,48 @@ class RestCache:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key, rendered: pdf.Rendered) -> None:
+    def put(self, key: str, rendered: pdf.Rendered) -> None:
         with self._lock:
-            self._items[key] = rendered
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._remember(key, rendered)
+            self._write(key, rendered)
+
+    def _remember(self, key: str, rendered: pdf.Rendered) -> None:
+        self._items[key] = rendered
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+    def _read(self, key: str) -> pdf.Rendered | None:
+        if self.folder is None:
+            return None
+        try:
+            head, _, data = (self.folder / f"{key}.rest").read_bytes().partition(b"\n")
+            facts = json.loads(head)
+            if hashlib.sha256(data).hexdigest() != facts["sha256"]:
+                return None
+            return pdf.Rendered(data, int(facts["pages"]), set(facts["first_page"]), list(facts["warnings"]),
+                                tuple(facts["bookmarks"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write(self, key: str, rendered: pdf.Rendered) -> None:
+        if self.folder is None:
+            return
+        facts = {"pages": rendered.pages, "first_page": sorted(rendered.first_page), "warnings": rendered.warnings,
+                 "bookmarks": list(rendered.bookmarks), "sha256": hashlib.sha256(rendered.pdf).hexdigest()}
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            pdf.write_atomic(self.folder / f"{key}.rest", json.dumps(facts).encode("utf-8") + b"\n" + rendered.pdf)
+            kept = sorted(self.folder.glob("*.rest"), key=lambda p: p.stat().st_mtime_ns)
+            for old in kept[:-DISK_KEPT]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def disk_cache(project: Project) -> RestCache:
+    """A RestCache kept in the project's .clearleaf-cache/rest/ as well as in memory."""
+    return RestCache(folder=project.cache / "rest")
 
 
 def render(project: Project, style: pdf.Style, html: Callable[..., str], count: int,
@@ -74,7 +128,7 @@ def render(project: Project, style: pdf.Style, html: Callable[..., str], count: 
     render_all = render_all or pdf.render_all
     cache = cache if cache is not None else RestCache()
     rest_html = html(None, "rest", stand_ins=1)
-    key = cache.key(style, rest_html)
+    key = cache.key(project, style, rest_html)
     rest = cache.get(key)
     if rest is None:
         (rest,) = render_all(project, [(style, rest_html, (1, 0))])

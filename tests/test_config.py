@@ -363,10 +363,24 @@ def test_loading_and_checking_read_org_yaml_once(root, org_reads):
     assert len(org_reads) == 1
 
 
-def test_a_build_reads_org_yaml_once(root, org_reads, tmp_path):
+def test_a_build_reads_org_yaml_once(root, org_reads, tmp_path, monkeypatch):
+    """Read to be understood once; the manifest also hashes its bytes once, with every input file."""
+    from clearleaf import manifest
+
     write(root)
+    hashed = []
+    real_inputs = manifest.inputs
+
+    def inputs(project):
+        before = len(org_reads)
+        found = real_inputs(project)
+        hashed.extend(org_reads[before:])
+        del org_reads[before:]
+        return found
+
+    monkeypatch.setattr(manifest, "inputs", inputs)
     assert_ok(build(root, tmp_path / "dist", "sample", "--paper", "a4"))
-    assert len(org_reads) == 1
+    assert len(org_reads) == 1 and len(hashed) == 1
 
 
 # --- The docs list the same keys --------------------------------------------------------------------

@@ -47,3 +47,18 @@ def test_an_installed_package_asks_for_the_project_folder(installed, tmp_path):
     result = clearleaf(installed, "list")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "has no leaflets/ folder; pass --project with the project folder" in result.stderr
+
+
+def test_build_py_keeps_the_package_compiled_where_python_would_not(tmp_path):
+    """With PYTHONDONTWRITEBYTECODE (as on CI), every command compiled clearleaf/ from source."""
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "clearleaf", copy / "clearleaf", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("build.py", "bootstrap.py", "pyproject.toml"):
+        shutil.copy(REPO / name, copy / name)
+    (copy / ".venv").symlink_to(REPO / ".venv")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([sys.executable, str(copy / "build.py"), "--version"], env=env, check=True,
+                   capture_output=True)
+    sources = sorted(p.stem for p in (copy / "clearleaf").glob("*.py"))
+    compiled = sorted(p.name.split(".")[0] for p in (copy / "clearleaf" / "__pycache__").glob("*.pyc"))
+    assert compiled == sources

@@ -448,8 +448,12 @@ def test_a_full_build_starts_its_workers_before_it_reads_the_content(project, tm
     builder.build(Project(project), out=out)
     assert events == ["pool", "load"]
     events.clear()
-    builder.build(Project(project), out=out)  # nothing changed: no workers at all
-    assert events == ["load"]
+    builder.build(Project(project), out=out)  # nothing changed: answered from the manifest
+    assert events == []
+    sample = project / "leaflets" / "sample.md"
+    sample.write_text(sample.read_text("utf-8") + "\nOne more sentence.\n", "utf-8")
+    builder.build(Project(project), out=out)  # an edit: one worker, started before the content is read
+    assert events == ["pool", "load"]
     assert _leftovers(private) == []
 
 

@@ -183,7 +183,59 @@ def test_the_real_dvt_handouts_patient_part_fits_page_one(paper, lang):
     counting = Counting()
     made = builder.handouts(Project(REPO), "dvt", ["venous-stent"], paper,
                             [patient(**{"follow_up": "Clinic 4, 3 Dec 2026, 10:30"})], allow_draft=True,
-                            today=TODAY, lang=lang, render_all=counting)
+                            today=TODAY, lang=lang, render_all=counting, rest_cache=personal.RestCache())
     # The rest (one stand-in page cut) and the patient's page; a whole render would be a third job.
     assert [trim for _, _, trim in counting.jobs] == [(1, 0), (0, 0)]
     assert made[0].job.pages == len(texts(made[0].pdf))
+
+
+def test_the_next_handout_from_the_shell_reuses_the_rest_kept_on_disk(project):
+    """Each shell command is a new process; the project's .clearleaf-cache/ keeps the rest between them."""
+    first, second = Counting(), Counting()
+    (one,) = make(project, [patient()], render_all=first)
+    (two,) = make(project, [patient("Another Person")], render_all=second)  # a new in-memory cache
+    assert len(first.rests()) == 1 and len(first.jobs) == 2
+    assert second.rests() == [] and len(second.jobs) == 1  # the patient's page only
+    assert texts(two.pdf)[1:] == texts(one.pdf)[1:] and "Another Person" in texts(two.pdf)[0]
+    # The same bytes as without any cache, and nothing about the patient kept.
+    (uncached,) = make(project, [patient("Another Person")], cache=personal.RestCache())
+    assert uncached.pdf == two.pdf
+    kept = [p for p in (project / ".clearleaf-cache").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".rest" for p in kept)
+    for path in kept:
+        data = path.read_bytes()
+        assert b"MRN-0042" not in data and b"Another Person" not in data and b"Vexworthy" not in data
+
+
+def test_a_damaged_or_outdated_rest_on_disk_is_rendered_again(project):
+    make(project, [patient()])
+    (rest,) = (project / ".clearleaf-cache" / "rest").glob("*.rest")
+    data = bytearray(rest.read_bytes())
+    data[-200] ^= 0xFF  # a flipped byte in the PDF
+    rest.write_bytes(bytes(data))
+    counting = Counting()
+    (made,) = make(project, [patient()], render_all=counting)
+    assert len(counting.rests()) == 1
+    assert pypdf.PdfReader(io.BytesIO(made.pdf)).pages[1].extract_text()
+    # A changed stylesheet is a different key: never an old rest with new styles.
+    css = project / "styles" / "common.css"
+    css.write_text(css.read_text("utf-8") + "\n/* edited */\n", "utf-8")
+    counting = Counting()
+    make(project, [patient()], render_all=counting)
+    assert len(counting.rests()) == 1
+
+
+def test_compiled_templates_are_kept_on_disk_for_the_next_process(tmp_path):
+    from jinja2 import DictLoader
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from clearleaf import render
+
+    def environment():  # a new process's: its own in-memory store, the same folder
+        return SandboxedEnvironment(loader=DictLoader({"t.html": "Hello {{ who }}"}),
+                                    bytecode_cache=render._SharedBytecode(tmp_path / "jinja"))
+
+    assert environment().get_template("t.html").render(who="you") == "Hello you"
+    later = environment()
+    later.compile = None  # compiling again would fail: the template must come from the folder
+    assert later.get_template("t.html").render(who="me") == "Hello me"

@@ -111,7 +111,7 @@ class Desk:
     def __init__(self, project: Project, options: DeskOptions, pool=None):
         self.project, self.options, self.pool = project, options, pool
         # The part of every handout after the patient's details, rendered once (clearleaf/personal.py).
-        self.rest_cache = personal.RestCache()
+        self.rest_cache = personal.disk_cache(project)
         self.printers = Printers()
         self.catalogue = Catalogue(project)
         library = self.catalogue.current()
