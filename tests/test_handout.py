@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 from pathlib import Path
 
 import pikepdf
@@ -223,31 +222,6 @@ def test_issue_log_location_comes_from_the_config(project, tmp_path):
 
     (record,), problems = records.read(log)
     assert (record["reference"], record["status"], problems) == ("MRN-0042", "issued", [])
-
-
-class _Part:
-    def __init__(self, id_):
-        self.id, self.meta, self.lang = id_, {"code": "C-" + id_, "version": "1"}, "en"
-
-
-def _write_many(path: str, who: int) -> None:
-    for n in range(200):
-        records.append(Path(path), records.entry("print", "a4", [_Part("leaflet"), _Part("insert")],
-                                                 f"W{who}-{n:03d}" + "x" * 30))
-
-
-def test_concurrent_writers_never_interleave_lines(tmp_path):
-    path = tmp_path / "issued.jsonl"
-    procs = [multiprocessing.get_context("spawn").Process(target=_write_many, args=(str(path), w)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
-    lines = path.read_text("utf-8").splitlines()
-    assert len(lines) == 800
-    refs = {json.loads(line)["reference"] for line in lines}  # every line parses on its own
-    assert len(refs) == 800
 
 
 def test_privacy_the_name_is_nowhere_but_the_pdf(project, tmp_path, monkeypatch):
