@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clearleaf import check, config, content, mail, pdf
+from clearleaf import checks, config, content, mail, pdf
 from clearleaf.config import KEYS, Desk, Org, Project, check_org, load_org, other_formats, public_org
 from clearleaf.errors import ContentError, Problems
 from helpers import FIXTURE, REPO, assert_ok, build, line_of, make_project
@@ -142,7 +142,7 @@ def test_checks_are_handed_to_check_py_with_their_line(root):
     assert problems == []
     assert org["checks"]["line"] == line_at(path, "checks:") and org["checks"]["value"] == {"grade_warning": "7"}
     findings: list = []
-    assert check.load_settings(Project(root), org, findings).grade_warning == 7 and findings == []
+    assert checks.load_settings(Project(root), org, findings).grade_warning == 7 and findings == []
 
 
 # --- Every kind of mistake names its line ----------------------------------------------------------
@@ -359,7 +359,7 @@ def test_loading_and_checking_read_org_yaml_once(root, org_reads):
     library = content.load(Project(root), drawable=pdf.font_characters(), langs="all")
     assert len(org_reads) == 1 and library.org.name == "Fixture Health Trust"
     org_reads.clear()
-    check.check(Project(root))
+    checks.check(Project(root))
     assert len(org_reads) == 1
 
 

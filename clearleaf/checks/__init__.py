@@ -31,10 +31,10 @@ import textstat
 import yaml
 from jinja2.exceptions import TemplateError
 
-from . import content
-from .config import ORG_FILE, Project, mapping_items, node_value, public_org, read_text
-from .content import INSERT, LEAFLET, Leaflet
-from .errors import Problems
+from .. import content
+from ..config import ORG_FILE, Project, mapping_items, node_value, public_org, read_text
+from ..content import INSERT, LEAFLET, Leaflet
+from ..errors import Problems
 
 ERROR, WARNING = "error", "warning"
 CONFIG = "config"
