@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import textstat
 
-from clearleaf import checks
+from clearleaf.checks.document import Block, prose_text
+from clearleaf.checks.model import PEMAT_ITEMS, Pemat, pemat_label
+from clearleaf.checks.readability import measure
+from clearleaf.checks.settings import SETTINGS, Settings, load_settings
 from clearleaf.config import Project
 from helpers import REPO, line_of, make_project, run, set_front_matter
 
@@ -239,7 +242,7 @@ def test_each_file_says_what_pemat_items_a_machine_checked(fixture_project):
         assert "PEMAT" not in block[0], block[0]
         at = block.index(summary)
         # A failed item is named, number and wording, on the lines right after the counts.
-        assert block[at + 1:] == [f"    fails: {checks.pemat_label(i)}" for i in failed], block
+        assert block[at + 1:] == [f"    fails: {pemat_label(i)}" for i in failed], block
 
 
 def test_no_pemat_score_is_printed(fixture_project, knee):
@@ -255,7 +258,7 @@ def test_the_items_that_need_a_person_are_listed_once_per_run(fixture_project):
     out = run(fixture_project, "check").stdout
     assert out.count(NEEDS_A_PERSON) == 1
     for item in (1, 5, 26):
-        assert out.count(f"{item} {checks.PEMAT_ITEMS[item][0]}") == 1, item
+        assert out.count(f"{item} {PEMAT_ITEMS[item][0]}") == 1, item
     lines = out.splitlines()
     start = lines.index(f"{NEEDS_A_PERSON} (a machine cannot judge them):")
     # After every file, before the totals.
@@ -300,14 +303,14 @@ def test_json_carries_the_pemat_counts_and_lists(fixture_project):
                            f"pass; {counts['not_applicable']} not applicable; "
                            f"{counts['needs_person']} need a person")
         assert counts["failed"] == counts["checked"] - counts["passed"] == len(failed)
-        assert pemat["failed"] == [checks.pemat_label(i) for i in failed]
+        assert pemat["failed"] == [pemat_label(i) for i in failed]
         assert counts["checked"] + counts["not_applicable"] + counts["needs_person"] == 24
     sample = by_path["leaflets/sample.md"]
     assert numbers(sample["checked"]) == [6, 8, 9, 11, 20] and numbers(sample["not_applicable"]) == [19]
     assert numbers(by_path["leaflets/inserts/second-insert.md"]["checked"]) == [8, 11]
     # The run's list: every item that needs a person in any file, once, in item order.
     union = sorted(EVERY_FILE + [9, 16, 17, 18, 20, 25])
-    assert run_["pemat_needs_person"] == [checks.pemat_label(i) for i in union]
+    assert run_["pemat_needs_person"] == [pemat_label(i) for i in union]
     assert '"score"' not in json.dumps(run_)
 
 
@@ -322,12 +325,12 @@ def test_the_json_shape_is_documented(fixture_project):
 
 
 def test_pemat_summary_words_for_one_item():
-    others = [i for i in checks.PEMAT_ITEMS if i not in (11, 1)]
-    pemat = checks.Pemat(checked=[11], passed=[], not_applicable=others)
+    others = [i for i in PEMAT_ITEMS if i not in (11, 1)]
+    pemat = Pemat(checked=[11], passed=[], not_applicable=others)
     assert pemat.summary() == \
         "PEMAT-P: 0 of 1 machine-checked item passes; 22 not applicable; 1 needs a person"
     assert pemat.failed == [11]
-    assert checks.Pemat().summary() == "PEMAT-P: no items machine-checked; 0 not applicable; 24 need a person"
+    assert Pemat().summary() == "PEMAT-P: no items machine-checked; 0 not applicable; 24 need a person"
 
 
 # --- Readability ----------------------------------------------------------------------------------
@@ -335,7 +338,7 @@ def test_pemat_summary_words_for_one_item():
 def test_readability_numbers_match_textstat():
     text = ("The cat sat on the mat. It was a sunny day. Unfortunately, the veterinarian recommended "
             "immediate hospitalisation for the extraordinarily unhappy animal. Everyone agreed.")
-    r = checks.measure(text)
+    r = measure(text)
     assert r.fk == textstat.flesch_kincaid_grade(text)
     assert r.smog == textstat.smog_index(text)
     assert (r.words, r.sentences) == (textstat.lexicon_count(text), textstat.sentence_count(text))
@@ -343,15 +346,15 @@ def test_readability_numbers_match_textstat():
 
 
 def test_smog_is_none_below_three_sentences():
-    r = checks.measure("One short sentence here. And another one.")
+    r = measure("One short sentence here. And another one.")
     assert r.smog is None and r.fk is not None
 
 
 def test_prose_skips_headings_and_ends_list_items_as_sentences():
-    doc = [checks.Block("heading", "What happens", 1), checks.Block("paragraph", "Symptoms include:", 2),
-           checks.Block("item", "leg pain", 3), checks.Block("item", "Keep moving.", 4),
-           checks.Block("paragraph", "Visit www.example.org/ir today.", 5)]
-    prose = checks.prose_text([b for b in doc if b.kind != "heading"])
+    doc = [Block("heading", "What happens", 1), Block("paragraph", "Symptoms include:", 2),
+           Block("item", "leg pain", 3), Block("item", "Keep moving.", 4),
+           Block("paragraph", "Visit www.example.org/ir today.", 5)]
+    prose = prose_text([b for b in doc if b.kind != "heading"])
     assert prose == "Symptoms include. leg pain. Keep moving. Visit today."
 
 
@@ -420,7 +423,7 @@ def test_unexplained_glossary_term_is_flagged_at_its_first_use(knee):
     assert [p.split(".")[0] for p in pemat["failed"]] == ["4"]
     result = run(knee, "check", "knee")
     assert "  PEMAT-P: 5 of 6 machine-checked items pass; 1 not applicable; 17 need a person\n" \
-           f"    fails: {checks.pemat_label(4)}\n" in result.stdout
+           f"    fails: {pemat_label(4)}\n" in result.stdout
 
 
 @pytest.mark.parametrize("sentence", [
@@ -652,9 +655,9 @@ def test_non_english_is_not_graded(knee):
 
 def test_every_setting_is_documented():
     docs = (REPO / "docs" / "checks.md").read_text("utf-8")
-    for setting in checks.SETTINGS:
+    for setting in SETTINGS:
         assert f"`{setting.name}`" in docs, setting.name
-    assert [s.name for s in checks.SETTINGS] == list(checks.Settings.__dataclass_fields__)
+    assert [s.name for s in SETTINGS] == list(Settings.__dataclass_fields__)
 
 
 # --- Pictures -------------------------------------------------------------------------------------
@@ -709,7 +712,7 @@ def test_grade_error_below_grade_warning_is_an_error(knee):
 
 def test_settings_default_when_absent(knee):
     findings_: list = []
-    assert checks.load_settings(Project(knee), {}, findings_) == checks.Settings()
+    assert load_settings(Project(knee), {}, findings_) == Settings()
     assert findings_ == []
 
 
