@@ -33,7 +33,8 @@ def to_text(reports: list[Report]) -> str:
     errors = sum(len(r.errors) for r in reports)
     warnings = sum(len(r.warnings) for r in reports)
     files = sum(1 for r in reports if r.kind != CONFIG)
-    out.append(f"checked {count_of(files, 'file')}: {count_of(errors, 'error')}, {count_of(warnings, 'warning')}")
+    out.append(f"checked {count_of(files, 'file')}: {count_of(errors, 'error')}, "
+               f"{count_of(warnings, 'warning')}")
     return "\n".join(out)
 
 

@@ -6,6 +6,7 @@ one language misleads in another. A new language's formula is one function in FO
 
 from __future__ import annotations
 
+import math
 import re
 
 import textstat
@@ -14,18 +15,36 @@ from .document import prose_text
 from .model import ERROR, WARNING, FileCheck, Readability
 
 
-def measure(text: str) -> Readability:
-    """Return the Flesch-Kincaid grade and SMOG index of text (textstat 0.7.3).
+def flesch_kincaid(words: int, sentences: int, syllables: int) -> float:
+    """Return the Flesch-Kincaid grade level (Kincaid et al., 1975) of a text with these counts."""
+    return 0.39 * words / sentences + 11.8 * syllables / words - 15.59
 
-    Below 3 sentences SMOG is not defined (textstat returns 0), so it is None here.
+
+def smog(polysyllables: int, sentences: int) -> float:
+    """Return the SMOG grade (McLaughlin, 1969) of a text with this many words of 3+ syllables."""
+    return 1.0430 * math.sqrt(polysyllables * 30 / sentences) + 3.1291
+
+
+def measure(text: str) -> Readability:
+    """Return the Flesch-Kincaid grade and SMOG grade of English text, to one decimal.
+
+    textstat 0.7.3 counts the words, sentences and syllables; the formulas are applied here as
+    published, because textstat's own flesch_kincaid_grade rounds words per sentence and syllables
+    per word to one decimal first, which moves the grade by up to 0.6 (tests/test_check.py).
+    Below 3 sentences SMOG is not defined, so it is None here.
     """
     count = textstat.sentence_count(text)
     words = textstat.lexicon_count(text)
     if not words:
         return Readability(None, None, 0, 0)
-    fk = float(textstat.flesch_kincaid_grade(text))
-    smog = float(textstat.smog_index(text)) if count >= 3 else None
-    return Readability(fk, smog, words, count)
+    fk = _one_decimal(flesch_kincaid(words, count, textstat.syllable_count(text)))
+    grade = _one_decimal(smog(textstat.polysyllabcount(text), count)) if count >= 3 else None
+    return Readability(fk, grade, words, count)
+
+
+def _one_decimal(value: float) -> float:
+    # Half away from zero, as textstat rounds, so a SMOG grade reads as it did before.
+    return math.floor(value * 10 + math.copysign(0.5, value)) / 10
 
 
 def check_readability(fc: FileCheck) -> None:
