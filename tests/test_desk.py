@@ -27,7 +27,7 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 import smtp_server
-from clearleaf import deliver, printing
+from clearleaf import deliver
 from clearleaf.cli import cli
 from clearleaf.config import Project
 from clearleaf.desk import DeskOptions, create_app
@@ -414,7 +414,7 @@ def test_print_sends_the_previewed_pdf_to_cups_and_records_it(project, cups, mon
     job = re.search(rf"as job ({re.escape(cups.queue)}-\d+) ", line)
     assert job, line
     assert "2 copies, two-sided, A4" in line
-    assert printing.wait_for_job(job.group(1), cups.server) == "completed"
+    assert cups.wait_for_job(job.group(1)) == "completed"
     # This test printer does not advertise copies, so CUPS sends the exact previewed PDF once per copy.
     received = wait_received(cups, before, count=2)
     assert [r.data for r in received] == [preview, preview]

@@ -7,7 +7,6 @@ import time
 
 import pypdf
 
-from clearleaf import printing
 from helpers import PAPER_SIZES, SAMPLE, assert_clean_error, assert_ok, run
 from test_handout import DISTINCT, FULL, log_lines, write_patient
 
@@ -35,7 +34,7 @@ def test_print_sends_the_personalised_handout_and_reports_the_job(project, tmp_p
     assert_ok(result)
     job = result.stdout.split(" as job ")[1].split()[0]
     assert job.startswith(f"{cups.queue}-")
-    assert printing.wait_for_job(job, cups.server) == "completed"
+    assert cups.wait_for_job(job) == "completed"
     (received,) = wait_received(cups, before)
     reader = pypdf.PdfReader(io.BytesIO(received.data))
     box = reader.pages[0].mediabox
