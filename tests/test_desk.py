@@ -33,8 +33,8 @@ from clearleaf.config import Project
 from clearleaf.desk import DeskOptions, create_app
 from clearleaf.desk import security as desk_security
 from desk_server import running_desk
-from helpers import DRAFT_MARK, FIRST, PAPER_SIZES, REPO, SAMPLE, SECOND, SECOND_EN, norm, set_front_matter
-from test_print_cli import wait_received
+from helpers import (DRAFT_MARK, FIRST, PAPER_SIZES, REPO, SAMPLE, SECOND, SECOND_EN, norm, set_front_matter,
+                     wait_received)
 
 NAME = "Orlaith Quennerby-Vashti"      # a patient name that appears nowhere else
 REFERENCE = "MRN-8817"

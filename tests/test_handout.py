@@ -9,47 +9,8 @@ import pikepdf
 import pytest
 
 from clearleaf import records
-from helpers import (EMERGENCY, SAMPLE, assert_clean_error, assert_ok, norm, page_texts, pdfs_and_parts,
-                     run)
-
-DISTINCT = "Quillon Vexworthy-Ardbeg"  # a name that appears nowhere else in the project
-
-
-def write_patient(path: Path, **values) -> Path:
-    lines = []
-    for key, value in values.items():
-        if isinstance(value, dict):
-            lines.append(f"{key}:")
-            lines += [f"  {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in value.items()]
-        else:
-            lines.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
-    path.write_text("\n".join(lines) + "\n", "utf-8")
-    return path
-
-
-FULL = {
-    "name": DISTINCT,
-    "issued": "2026-11-26",
-    "clinician": "Dr Ada Fixture",
-    "contact_phone": "(555) 010-0199",
-    "medication": {"name": "Apixaban", "dose": "5 mg", "how_often": "Twice a day", "until": "26 February 2027"},
-    "follow_up": "Clinic 4, 3 Dec 2026, 10:30",
-    "note": "Keep walking every day.",
-    "reference": "MRN-0042",
-}
-
-
-def handout(project, *args):
-    return run(project, "handout", "sample", *args)
-
-
-def log_lines(project: Path) -> list[dict]:
-    """The issue log's records of handouts that were issued (each begin line joined to its outcome)."""
-    from clearleaf import records
-
-    found, problems = records.read(project / "records" / "issued.jsonl")
-    assert problems == []
-    return [record for record in found if record["status"] == "issued"]
+from helpers import (DISTINCT, EMERGENCY, FULL, SAMPLE, assert_clean_error, assert_ok, handout, log_lines,
+                     norm, page_texts, pdfs_and_parts, write_patient)
 
 
 def test_handout_puts_every_detail_in_the_box_on_page_1(project, tmp_path):

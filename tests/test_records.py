@@ -21,9 +21,8 @@ import smtp_server
 from clearleaf import builder, deliver, handout, mail, pdf, records
 from clearleaf.config import Project
 from clearleaf.errors import ClearleafError, Problems
-from helpers import assert_clean_error, pdfs_and_parts
-from test_email_cli import email, mail_project  # noqa: F401  (a fixture)
-from test_handout import FULL, handout as handout_cli, write_patient
+from helpers import (DISTINCT, FULL, assert_clean_error, email, handout as handout_cli, pdfs_and_parts,
+                     write_patient)
 
 TODAY = date(2026, 11, 30)
 
@@ -38,7 +37,7 @@ def unwritable_log(project: Path) -> Path:
 
 
 def a_handout(project: Path) -> builder.Handout:
-    raw = {"name": "Quillon Vexworthy-Ardbeg", "reference": "MRN-0042", "medication.name": "Apixaban",
+    raw = {"name": DISTINCT, "reference": "MRN-0042", "medication.name": "Apixaban",
            "medication.dose": "5 mg"}
     problems = Problems()
     patient = handout.check_values(raw, "test", {}, TODAY, problems, pdf.font_characters())
@@ -46,7 +45,7 @@ def a_handout(project: Path) -> builder.Handout:
     return made
 
 
-def test_an_unwritable_log_stops_an_email_before_anything_is_sent(mail_project, tmp_path, smtp_starttls,  # noqa: F811
+def test_an_unwritable_log_stops_an_email_before_anything_is_sent(mail_project, tmp_path, smtp_starttls,
                                                                   smtp_cert, monkeypatch):
     monkeypatch.setenv("SMTP_PASSWORD", smtp_server.PASSWORD)
     unwritable_log(mail_project)
