@@ -406,7 +406,7 @@ def check_(project, ids, fmt):
         python build.py check dvt --format json > report.json
     """
     # Imported here so the other commands never load textstat.
-    from . import check as checks
+    from . import checks
 
     reports = checks.check(project, ids or None)
     click.echo(checks.to_json(reports) if fmt == "json" else checks.to_text(reports))

@@ -212,7 +212,7 @@ class Org(Mapping):
     smtp: Smtp | None = None
     issue_log: str = DEFAULT_ISSUE_LOG
     leaflet_url: str | None = None  # as written, with {id}
-    checks: Mapping | None = None  # {"line", "value", "node"}: check.py checks it
+    checks: Mapping | None = None  # {"line", "value", "node"}: checks/settings.py checks it
     languages: Mapping = field(default_factory=dict)  # tag -> {department, other_formats, phones}
     desk: Desk = field(default_factory=Desk)
     lines: Mapping = field(default_factory=dict)  # dotted key -> line, e.g. "smtp.host" -> 21
@@ -492,7 +492,7 @@ class _Reader:
         if spec.kind == "map":
             return self.map(spec, node, path, line)
         if spec.kind == "checks":
-            # Checked by check.py, which knows the settings; the node keeps every setting's line.
+            # Checked by checks/settings.py, which knows the settings; the node keeps every setting's line.
             return {"line": line, "value": node_value(node), "node": node}
         if spec.kind in ("ips", "hosts"):
             return self.items(spec, node, path, line)

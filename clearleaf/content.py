@@ -44,6 +44,8 @@ class Leaflet:
     callouts: list = field(default_factory=list)  # (type, title, line)
     lead: str = ""  # danger callouts that open the body: the template keeps them first on page 1
     translated: bool = False  # loaded from <id>.<lang>.md
+    body: str = ""  # the Markdown after the front matter, as written (build.py check reads it)
+    body_line: int = 0  # the file's line number of the body's first line
 
     @property
     def title(self) -> str:
@@ -245,7 +247,8 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
     problems.extend(local)
     if local:
         return None
-    return Leaflet(id_, kind, path, shown, meta, meta_lines, html, callouts, lead, translated=bool(lang))
+    return Leaflet(id_, kind, path, shown, meta, meta_lines, html, callouts, lead, translated=bool(lang),
+                   body=body, body_line=body_first)
 
 
 CITATION_RE = re.compile(r"\[(\d{1,3})\](?!\()")  # [2], but not a Markdown link [2](...)

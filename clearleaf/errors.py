@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+ERROR, WARNING = "error", "warning"
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One thing wrong with one input, with where it is and how to fix it."""
+    """One thing wrong with one input, with where it is, how serious it is and how to fix it."""
 
     path: str
     line: int | None
@@ -15,10 +17,16 @@ class Problem:
     fix: str
     # The form field a problem belongs to (e.g. "medication.dose"), so the desk can show it there.
     field: str | None = field(default=None, compare=False)
+    # A warning is reported but stops nothing (build.py check exits 0 on warnings alone).
+    level: str = ERROR
+
+    @property
+    def where(self) -> str:
+        """Return 'path:line', or the path alone when the problem has no line."""
+        return f"{self.path}:{self.line}" if self.line else self.path
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.message} — {self.fix}"
+        return f"{self.where}: {self.message} — {self.fix}"
 
 
 class ClearleafError(Exception):

@@ -22,7 +22,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po
 from babel.support import NullTranslations, Translations
 
-from .config import Project, default_root
+from .config import Project
 from .errors import Problem, RenderError
 
 SOURCE_LANGUAGE = "en"
@@ -89,21 +89,6 @@ def missing_catalogue(project: Project, lang: str) -> Problem | None:
                    "labels and footer cannot be printed in that language",
                    f"create it with `.venv/bin/pybabel init -i locales/messages.pot -d locales -l {name}` and "
                    "translate every entry (see docs/translating.md), or build another language")
-
-
-def languages(project: Project) -> tuple[str, ...]:
-    """Return English and every language with a catalogue in project, as BCP 47 tags."""
-    found = set()
-    folder = locales_dir(project)
-    if folder.is_dir():
-        for po in folder.glob(f"*/LC_MESSAGES/{DOMAIN}.po"):
-            found.add(po.parent.parent.name.replace("_", "-"))
-    found.discard(SOURCE_LANGUAGE)
-    return (SOURCE_LANGUAGE, *sorted(found))
-
-
-# The languages the project Clearleaf ships in has catalogues for (English needs none).
-LANGUAGES = languages(Project(default_root()))
 
 
 def placeholders(text: str) -> list[str]:

@@ -18,13 +18,11 @@ from urllib.parse import unquote, urlsplit
 
 import fontpkg
 
+from . import weasy_compat
 from .config import Project
 from .errors import Problem, RenderError
 
 PAPERS = ("a4", "letter")
-# Characters of right-to-left scripts (Hebrew, Arabic and their presentation forms).
-RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
-ISOLATES_RE = re.compile("[\u2066-\u2069]")  # bidi isolates: invisible, and noise to a screen reader
 # Fonts come from Python packages, never from the system, so every machine prints the same.
 # Atkinson Hyperlegible was designed with the Braille Institute for low-vision readers.
 # Noto Sans and IBM Plex Sans Arabic are fallbacks for what Atkinson lacks, such as Vietnamese
@@ -105,47 +103,18 @@ def _locate(project: Project, url: str) -> tuple[str, int | None]:
     return "templates/", None
 
 
-def _import_weasyprint():
-    """Import WeasyPrint, loading Pango, HarfBuzz and fontconfig by their sonames straight away.
-
-    WeasyPrint tries several names for each library ('libpango-1.0-0', 'pango-1.0', ...,
-    'libpango-1.0.so.0'), and cffi hands every name that does not load to
-    ctypes.util.find_library, which runs ldconfig and gcc: about a quarter of a second of the
-    start of every process that renders. Told that find_library finds nothing, cffi moves on to
-    the sonames, which load directly on Debian and most Linux systems. Where none of them loads,
-    the import is tried again the ordinary way.
-    """
-    import ctypes.util
-
-    real = ctypes.util.find_library
-    ctypes.util.find_library = lambda name: None
-    try:
-        import weasyprint as wp
-    except OSError:
-        wp = None
-    finally:
-        ctypes.util.find_library = real
-    if wp is None:
-        for name in [m for m in sys.modules if m == "weasyprint" or m.startswith("weasyprint.")]:
-            del sys.modules[name]
-        import weasyprint as wp
-    return wp
-
-
 @lru_cache(maxsize=1)
 def weasyprint():
-    """Import WeasyPrint on first use, with Clearleaf's additions installed.
+    """Import WeasyPrint on first use, with Clearleaf's additions installed (weasy_compat).
 
     Lazily, because a process that only checks content or serves the desk's forms never lays out
     a page: the desk's server process stays about 60 MB smaller, leaving that to its workers.
     """
-    wp = _import_weasyprint()
+    wp = weasy_compat.install()  # first: it refuses a WeasyPrint it was not written for
     from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
     from urllib.request import url2pathname  # here, not at the top: a no-op build never needs it
-
-    _install_rtl_actual_text()
 
     class Refused(FatalURLFetchingError):
         """The fetcher refused a URL; fatal, so WeasyPrint stops instead of printing without it."""
@@ -239,10 +208,7 @@ class Fonts:
 
     def close(self):
         """Delete the fonts WeasyPrint copied to a temporary folder; it only does so when collected."""
-        folder = getattr(self.config, "_folder", None)
-        if folder:
-            shutil.rmtree(folder, ignore_errors=True)
-            self.config._folder = None
+        weasy_compat.delete_font_copies(self.config)
 
 
 @dataclass
@@ -324,7 +290,7 @@ def _cut_stand_ins(document, first: int, last: int):
     if first + last >= len(pages):
         raise RenderError(f"a handout half has {len(pages)} pages, not more than the {first + last} stand-ins")
     for page in pages[:first] + pages[len(pages) - last:]:
-        for box in page._page_box.descendants():
+        for box in weasy_compat.page_boxes(page):
             element = getattr(box, "element", None)
             if element is not None and element.tag not in ("html", "body") and \
                     "stand-in" not in (element.get("class") or "").split():
@@ -336,7 +302,7 @@ def _cut_stand_ins(document, first: int, last: int):
 def first_page_classes(document) -> set:
     """Return the classes of the elements that landed on page 1."""
     classes = set()
-    for box in document.pages[0]._page_box.descendants():
+    for box in weasy_compat.page_boxes(document.pages[0]):
         element = getattr(box, "element", None)
         if element is not None and element.get("class"):
             classes.update(element.get("class").split())
@@ -348,7 +314,7 @@ def page_languages(document) -> list[str | None]:
     langs = []
     for page in document.pages:
         lang = None
-        for box in page._page_box.descendants():
+        for box in weasy_compat.page_boxes(page):
             element = getattr(box, "element", None)
             if element is not None and element.tag == "article" and element.get("lang"):
                 lang = element.get("lang")
@@ -436,47 +402,6 @@ def artifact_page_furniture(document, pdf) -> None:
         refs = parent_tree["Nums"][2 * number + 1]
         for mcid in mcids:
             refs[mcid] = "null"
-
-
-def _actual_text_for_rtl(stream_class):
-    """Give each right-to-left text run an /ActualText with its words in reading order.
-
-    WeasyPrint draws Arabic in visual order, and a ligature's /ToUnicode entry holds its letters
-    in the wrong order, so a screen reader or a copy would get garbled words. PDF/UA-1 (7.2)
-    allows /ActualText on marked content for exactly this; WeasyPrint 70 has no hook for it, so
-    its Stream.marked is wrapped (once, at import) for text boxes holding right-to-left text.
-    """
-    import pydyf
-    from weasyprint.formatting_structure.boxes import TextBox
-
-    original = stream_class.marked
-    if getattr(original, "clearleaf", False):
-        return
-
-    @contextmanager
-    def marked(self, box, tag):
-        if self._tags is None or not isinstance(box, TextBox) or not RTL_RE.search(box.text):
-            with original(self, box, tag):
-                yield
-            return
-        mcid = len(self._tags)
-        self._tags[box] = {"tag": tag, "mcid": mcid}
-        pydyf.Stream.begin_marked_content(
-            self, tag, pydyf.Dictionary({"MCID": mcid, "ActualText": pydyf.String(ISOLATES_RE.sub("", box.text))}))
-        try:
-            yield
-        finally:
-            pydyf.Stream.end_marked_content(self)
-
-    marked.clearleaf = True
-    stream_class.marked = marked
-
-
-def _install_rtl_actual_text():
-    from weasyprint.pdf.stream import Stream
-
-    _actual_text_for_rtl(Stream)
-
 
 
 class _Collect(logging.Handler):
@@ -594,6 +519,7 @@ class WarmPool:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        weasy_compat.check_version()  # here, not as a broken pool of workers that each failed on it
         styles = tuple(styles or (Style(p, v) for p in PAPERS for v in VARIANTS))
         self.tmpdir = tempfile.mkdtemp(prefix="clearleaf-desk-")
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
@@ -645,6 +571,7 @@ class BuildPool:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        weasy_compat.check_version()  # here, not as a broken pool of workers that each failed on it
         self.project, self.workers = project, workers
         self.tmpdir = tempfile.mkdtemp(prefix="clearleaf-")
         self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),

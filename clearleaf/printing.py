@@ -1,4 +1,4 @@
-"""Send handout PDFs to a CUPS printer with lp, and wait for them to print.
+"""Send handout PDFs to a CUPS printer with lp.
 
 The PDF goes to lp on stdin, so nothing is written to disk here, and lp sends no file name
 (which could hold a patient's name) as the document name. The job carries only what is passed:
@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import time
 from typing import NoReturn
 
 from .errors import ClearleafError
@@ -20,7 +19,6 @@ MEDIA = {"a4": "A4", "letter": "Letter"}
 PRINTER_RE = re.compile(r"[^\s/\\?'\"#-][^\s/\\?'\"#]{0,126}")
 MAX_COPIES = 20
 COMMAND_TIMEOUT = 30.0
-POLL_INTERVAL = 0.2
 INSTALL = "install CUPS (Debian: apt-get install cups-client)"
 
 
@@ -64,36 +62,10 @@ def list_printers(server: str | None = None) -> list[str]:
     return sorted({name for name in names if PRINTER_RE.fullmatch(name)})
 
 
-def wait_for_job(job_id: str, server: str | None = None, timeout: float = 30.0) -> str:
-    """Wait until a job has left its queue and return 'completed'; raise PrintError if it cannot print.
-
-    lpstat cannot tell a completed job from one an operator cancelled, so 'completed' means
-    the job left the queue without the printer stopping."""
-    printer = job_id.rpartition("-")[0]
-    if not printer:
-        raise PrintError(f"job '{job_id}': not a CUPS job id — pass the id print_pdf returned, e.g. ward-4")
-    deadline = time.monotonic() + timeout
-    while True:
-        status = _status(printer, server, ["-l", "-o", printer, "-p", printer])
-        job = status.jobs.get(job_id)
-        if job is None:
-            return "completed"
-        if status.stopped is not None:
-            _fail(printer, f"the printer is stopped ({status.stopped or 'no reason given'}) "
-                           f"and job {job_id} is still queued",
-                  f"fix the printer and run cupsenable {printer}, or cancel {job_id}")
-        if time.monotonic() >= deadline:
-            _fail(printer, f"job {job_id} has not printed after {timeout:g} s ({job or 'no status'})",
-                  f"check the printer (lpstat -p {printer} -l); the job stays queued until it prints "
-                  f"or you cancel it (cancel {job_id})")
-        time.sleep(POLL_INTERVAL)
-
-
 class _Status:
-    """What lpstat said about one queue: its jobs (id → alerts and status) and why it is stopped."""
+    """What lpstat said about one queue: whether, and why, it is stopped or refusing jobs."""
 
     def __init__(self, printer: str, text: str):
-        self.jobs: dict[str, str] = {}
         self.stopped: str | None = None
         self.rejecting: str | None = None
         blocks: list[list[str]] = []
@@ -108,9 +80,6 @@ class _Status:
                 self.stopped = reason
             elif head.startswith(f"{printer} not accepting"):
                 self.rejecting = reason
-            elif head.split(" ", 1)[0].startswith(f"{printer}-"):
-                self.jobs[head.split(" ", 1)[0]] = "; ".join(
-                    d for d in details if d.startswith(("Status:", "Alerts:")) and not d.endswith(":"))
 
 
 def _check_queue(printer: str, server: str | None) -> None:

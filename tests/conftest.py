@@ -87,6 +87,15 @@ def smtp_plain():
     yield from _serve("plain")
 
 
+@pytest.fixture
+def mail_project(project):
+    """The fixture project with an smtp: section for the test servers (STARTTLS, user smtp_server.USER)."""
+    with open(project / "leaflets" / "org.yaml", "a", encoding="utf-8") as f:
+        f.write(f"smtp:\n  host: mail.fixture.example\n  port: \"587\"\n  security: starttls\n"
+                f"  user: {smtp_server.USER}\n  from: Fixture Health Trust <handouts@fixture.example>\n")
+    return project
+
+
 @pytest.fixture(scope="session")
 def cups():
     """A private CUPS scheduler on 127.0.0.1 with a raw queue 'ward' (cups.queue) whose IPP printer

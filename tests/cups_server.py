@@ -381,6 +381,18 @@ class Cups:
             raise RuntimeError(f"Get-Job-Attributes {job_id}: IPP status 0x{status:04x}\n{self.error_log}")
         return attrs
 
+    def wait_for_job(self, job_id: str, timeout: float = 30.0) -> str:
+        """Wait until the scheduler has finished a job and return 'completed'; fail if it was cancelled
+        or aborted, or is still pending or printing after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.job_attributes(job_id)["job-state"][0]
+            if state == 9:  # IPP job-state: 7 canceled, 8 aborted, 9 completed
+                return "completed"
+            if state in (7, 8) or time.monotonic() >= deadline:
+                raise AssertionError(f"job {job_id} is in IPP job-state {state}, not completed\n{self.error_log}")
+            time.sleep(0.05)
+
     def control_file(self, job_id: str) -> bytes:
         """The scheduler's record of a job (IPP attributes, no document) from the spool."""
         number = int(job_id.rpartition("-")[2])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -41,6 +43,21 @@ PAPER_SIZES = {"a4": (595.28, 841.89), "letter": (612.0, 792.0)}
 COMBINED = "sample+first-insert+second-insert.pdf"
 
 
+# A patient, for every test of personalised handouts (save, print, e-mail, the desk's CLI cousins).
+DISTINCT = "Quillon Vexworthy-Ardbeg"  # a name that appears nowhere else in the project
+FULL = {
+    "name": DISTINCT,
+    "issued": "2026-11-26",
+    "clinician": "Dr Ada Fixture",
+    "contact_phone": "(555) 010-0199",
+    "medication": {"name": "Apixaban", "dose": "5 mg", "how_often": "Twice a day", "until": "26 February 2027"},
+    "follow_up": "Clinic 4, 3 Dec 2026, 10:30",
+    "note": "Keep walking every day.",
+    "reference": "MRN-0042",
+}
+ADDRESS = "patient.quokka@example.org"  # the patient's e-mail address in the e-mail tests
+
+
 def make_project(dest: Path, source: Path = FIXTURE) -> Path:
     """Copy a leaflet set plus the REAL templates/ and styles/ into dest; return dest."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -58,6 +75,51 @@ def run(project: Path, *args: str):
 
 def build(project: Path, out: Path, *args: str):
     return run(project, "build", "--out", str(out), *args)
+
+
+def write_patient(path: Path, **values) -> Path:
+    """Write a patient file (YAML) with these values; a dict value becomes a nested section."""
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            lines.append(f"{key}:")
+            lines += [f"  {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in value.items()]
+        else:
+            lines.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+def handout(project, *args):
+    """Run build.py handout for the fixture leaflet."""
+    return run(project, "handout", "sample", *args)
+
+
+def email(project, tmp_path, server, cert, *extra):
+    """Run build.py email for the FULL patient to ADDRESS through a test SMTP server."""
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    return run(project, "email", "sample", "--patient", patient, "--to", ADDRESS,
+               "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port), "--smtp-ca-file", cert.cert, *extra)
+
+
+def log_lines(project: Path) -> list[dict]:
+    """The issue log's records of handouts that were issued (each begin line joined to its outcome)."""
+    from clearleaf import records
+
+    found, problems = records.read(project / "records" / "issued.jsonl")
+    assert problems == []
+    return [record for record in found if record["status"] == "issued"]
+
+
+def wait_received(cups, before: int, count: int = 1, timeout: float = 30.0):
+    """Wait until the test printer has received count jobs since job number before; return them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cups.printer.received(before)
+        if len(got) >= count:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"the printer received {len(cups.printer.received(before))} of {count} jobs")
 
 
 def pdfs_and_parts(out: Path) -> list[Path]:

@@ -9,9 +9,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-import textstat
 
-from clearleaf import check
+from clearleaf.checks.document import Block, prose_text
+from clearleaf.checks.model import PEMAT_ITEMS, Pemat, pemat_label
+from clearleaf.checks.readability import flesch_kincaid, measure, smog
+from clearleaf.checks.settings import SETTINGS, Settings, load_settings
 from clearleaf.config import Project
 from helpers import REPO, line_of, make_project, run, set_front_matter
 
@@ -239,7 +241,7 @@ def test_each_file_says_what_pemat_items_a_machine_checked(fixture_project):
         assert "PEMAT" not in block[0], block[0]
         at = block.index(summary)
         # A failed item is named, number and wording, on the lines right after the counts.
-        assert block[at + 1:] == [f"    fails: {check.pemat_label(i)}" for i in failed], block
+        assert block[at + 1:] == [f"    fails: {pemat_label(i)}" for i in failed], block
 
 
 def test_no_pemat_score_is_printed(fixture_project, knee):
@@ -255,7 +257,7 @@ def test_the_items_that_need_a_person_are_listed_once_per_run(fixture_project):
     out = run(fixture_project, "check").stdout
     assert out.count(NEEDS_A_PERSON) == 1
     for item in (1, 5, 26):
-        assert out.count(f"{item} {check.PEMAT_ITEMS[item][0]}") == 1, item
+        assert out.count(f"{item} {PEMAT_ITEMS[item][0]}") == 1, item
     lines = out.splitlines()
     start = lines.index(f"{NEEDS_A_PERSON} (a machine cannot judge them):")
     # After every file, before the totals.
@@ -300,14 +302,14 @@ def test_json_carries_the_pemat_counts_and_lists(fixture_project):
                            f"pass; {counts['not_applicable']} not applicable; "
                            f"{counts['needs_person']} need a person")
         assert counts["failed"] == counts["checked"] - counts["passed"] == len(failed)
-        assert pemat["failed"] == [check.pemat_label(i) for i in failed]
+        assert pemat["failed"] == [pemat_label(i) for i in failed]
         assert counts["checked"] + counts["not_applicable"] + counts["needs_person"] == 24
     sample = by_path["leaflets/sample.md"]
     assert numbers(sample["checked"]) == [6, 8, 9, 11, 20] and numbers(sample["not_applicable"]) == [19]
     assert numbers(by_path["leaflets/inserts/second-insert.md"]["checked"]) == [8, 11]
     # The run's list: every item that needs a person in any file, once, in item order.
     union = sorted(EVERY_FILE + [9, 16, 17, 18, 20, 25])
-    assert run_["pemat_needs_person"] == [check.pemat_label(i) for i in union]
+    assert run_["pemat_needs_person"] == [pemat_label(i) for i in union]
     assert '"score"' not in json.dumps(run_)
 
 
@@ -322,36 +324,67 @@ def test_the_json_shape_is_documented(fixture_project):
 
 
 def test_pemat_summary_words_for_one_item():
-    others = [i for i in check.PEMAT_ITEMS if i not in (11, 1)]
-    pemat = check.Pemat(checked=[11], passed=[], not_applicable=others)
+    others = [i for i in PEMAT_ITEMS if i not in (11, 1)]
+    pemat = Pemat(checked=[11], passed=[], not_applicable=others)
     assert pemat.summary() == \
         "PEMAT-P: 0 of 1 machine-checked item passes; 22 not applicable; 1 needs a person"
     assert pemat.failed == [11]
-    assert check.Pemat().summary() == "PEMAT-P: no items machine-checked; 0 not applicable; 24 need a person"
+    assert Pemat().summary() == "PEMAT-P: no items machine-checked; 0 not applicable; 24 need a person"
 
 
 # --- Readability ----------------------------------------------------------------------------------
 
-def test_readability_numbers_match_textstat():
-    text = ("The cat sat on the mat. It was a sunny day. Unfortunately, the veterinarian recommended "
-            "immediate hospitalisation for the extraordinarily unhappy animal. Everyone agreed.")
-    r = check.measure(text)
-    assert r.fk == textstat.flesch_kincaid_grade(text)
-    assert r.smog == textstat.smog_index(text)
-    assert (r.words, r.sentences) == (textstat.lexicon_count(text), textstat.sentence_count(text))
-    assert r.grade == max(r.fk, r.smog)
+# The grades are held to published worked examples, not to the library that computes them.
+#
+# Flesch-Kincaid: Wikipedia, "Flesch–Kincaid readability tests", section "Flesch–Kincaid grade
+# level": 'The sentence, "The Australian platypus is seemingly a hybrid of a mammal and reptilian
+# creature" is an 11.3 as it has 24 syllables and 13 words.' The grade depends only on those
+# counts, so a sentence of 13 words and 24 syllables (counted by hand, below) must grade 11.3 too.
+# textstat's own flesch_kincaid_grade gives 10.7 for these counts: it rounds 24/13 syllables per
+# word to 1.8 before applying the formula.
+FK_COUNTS = {"words": 13, "sentences": 1, "syllables": 24}
+FK_GRADE = 11.3
+# Syllables by word: 1+3+1+1+1+3+3+2+1+2+1+2+3 = 24.
+FK_SENTENCE = "My family went to the hospital yesterday morning to visit a poorly animal."
+#
+# SMOG: McLaughlin (1969), "SMOG Grading: a New Readability Formula", J. Reading 12(8): count the
+# words of 3 or more syllables in 30 sentences, take the square root and add 3. Worked example
+# (N. Nirmaldasan, strainindex.wordpress.com, April 2010): "Suppose there are 64 polysyllables in a
+# sample text, then SMOG Grading = (square root of 64) + 3 = 11." That is McLaughlin's mental-
+# arithmetic form; the regression form the check uses (Wikipedia, "SMOG": 1.0430 × √(polysyllables ×
+# 30 / sentences) + 3.1291) gives 1.0430 × 8 + 3.1291 = 11.47 for the same count: 11.5 to one
+# decimal, within half a grade of the worked example.
+# 30 sentences; family, hospital and yesterday have 3 syllables: 26 × 2 + 4 × 3 = 64 polysyllables.
+SMOG_TEXT = " ".join(["My family went to the hospital."] * 26
+                     + ["My family went to the hospital yesterday."] * 4)
+SMOG_POLYSYLLABLES, SMOG_SENTENCES, SMOG_APPROXIMATE, SMOG_GRADE = 64, 30, 11, 11.5
+
+
+def test_flesch_kincaid_gives_the_published_grade():
+    assert flesch_kincaid(**FK_COUNTS) == pytest.approx(FK_GRADE, abs=0.05)
+    r = measure(FK_SENTENCE)
+    assert (r.words, r.sentences) == (FK_COUNTS["words"], FK_COUNTS["sentences"])
+    assert r.fk == FK_GRADE
+
+
+def test_smog_gives_the_published_grade():
+    assert abs(smog(SMOG_POLYSYLLABLES, SMOG_SENTENCES) - SMOG_APPROXIMATE) <= 0.5
+    r = measure(SMOG_TEXT)
+    assert r.sentences == SMOG_SENTENCES
+    assert r.smog == SMOG_GRADE and abs(r.smog - SMOG_APPROXIMATE) <= 0.5
+    assert r.grade == max(r.fk, r.smog) == r.smog
 
 
 def test_smog_is_none_below_three_sentences():
-    r = check.measure("One short sentence here. And another one.")
+    r = measure("One short sentence here. And another one.")
     assert r.smog is None and r.fk is not None
 
 
 def test_prose_skips_headings_and_ends_list_items_as_sentences():
-    doc = [check.Block("heading", "What happens", 1), check.Block("paragraph", "Symptoms include:", 2),
-           check.Block("item", "leg pain", 3), check.Block("item", "Keep moving.", 4),
-           check.Block("paragraph", "Visit www.example.org/ir today.", 5)]
-    prose = check.prose_text([b for b in doc if b.kind != "heading"])
+    doc = [Block("heading", "What happens", 1), Block("paragraph", "Symptoms include:", 2),
+           Block("item", "leg pain", 3), Block("item", "Keep moving.", 4),
+           Block("paragraph", "Visit www.example.org/ir today.", 5)]
+    prose = prose_text([b for b in doc if b.kind != "heading"])
     assert prose == "Symptoms include. leg pain. Keep moving. Visit today."
 
 
@@ -420,7 +453,7 @@ def test_unexplained_glossary_term_is_flagged_at_its_first_use(knee):
     assert [p.split(".")[0] for p in pemat["failed"]] == ["4"]
     result = run(knee, "check", "knee")
     assert "  PEMAT-P: 5 of 6 machine-checked items pass; 1 not applicable; 17 need a person\n" \
-           f"    fails: {check.pemat_label(4)}\n" in result.stdout
+           f"    fails: {pemat_label(4)}\n" in result.stdout
 
 
 @pytest.mark.parametrize("sentence", [
@@ -652,9 +685,9 @@ def test_non_english_is_not_graded(knee):
 
 def test_every_setting_is_documented():
     docs = (REPO / "docs" / "checks.md").read_text("utf-8")
-    for setting in check.SETTINGS:
+    for setting in SETTINGS:
         assert f"`{setting.name}`" in docs, setting.name
-    assert [s.name for s in check.SETTINGS] == list(check.Settings.__dataclass_fields__)
+    assert [s.name for s in SETTINGS] == list(Settings.__dataclass_fields__)
 
 
 # --- Pictures -------------------------------------------------------------------------------------
@@ -709,7 +742,7 @@ def test_grade_error_below_grade_warning_is_an_error(knee):
 
 def test_settings_default_when_absent(knee):
     findings_: list = []
-    assert check.load_settings(Project(knee), {}, findings_) == check.Settings()
+    assert load_settings(Project(knee), {}, findings_) == Settings()
     assert findings_ == []
 
 

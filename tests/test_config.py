@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from clearleaf import check, config, content, mail, pdf
+from clearleaf import checks, config, content, mail, pdf
+from clearleaf.checks.settings import load_settings
 from clearleaf.config import KEYS, Desk, Org, Project, check_org, load_org, other_formats, public_org
 from clearleaf.errors import ContentError, Problems
 from helpers import FIXTURE, REPO, assert_ok, build, line_of, make_project
@@ -137,12 +138,12 @@ def test_org_works_where_a_dict_did(root):
         org.name = "Other"  # type: ignore[misc]
 
 
-def test_checks_are_handed_to_check_py_with_their_line(root):
+def test_checks_are_handed_to_the_check_settings_with_their_line(root):
     org, problems, path = read(root, "checks:\n  grade_warning: 7\n")
     assert problems == []
     assert org["checks"]["line"] == line_at(path, "checks:") and org["checks"]["value"] == {"grade_warning": "7"}
     findings: list = []
-    assert check.load_settings(Project(root), org, findings).grade_warning == 7 and findings == []
+    assert load_settings(Project(root), org, findings).grade_warning == 7 and findings == []
 
 
 # --- Every kind of mistake names its line ----------------------------------------------------------
@@ -359,7 +360,7 @@ def test_loading_and_checking_read_org_yaml_once(root, org_reads):
     library = content.load(Project(root), drawable=pdf.font_characters(), langs="all")
     assert len(org_reads) == 1 and library.org.name == "Fixture Health Trust"
     org_reads.clear()
-    check.check(Project(root))
+    checks.check(Project(root))
     assert len(org_reads) == 1
 
 

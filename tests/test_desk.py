@@ -27,14 +27,14 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 import smtp_server
-from clearleaf import deliver, printing
+from clearleaf import deliver
 from clearleaf.cli import cli
 from clearleaf.config import Project
 from clearleaf.desk import DeskOptions, create_app
 from clearleaf.desk import security as desk_security
 from desk_server import running_desk
-from helpers import DRAFT_MARK, FIRST, PAPER_SIZES, REPO, SAMPLE, SECOND, SECOND_EN, norm, set_front_matter
-from test_print_cli import wait_received
+from helpers import (DRAFT_MARK, FIRST, PAPER_SIZES, REPO, SAMPLE, SECOND, SECOND_EN, norm, set_front_matter,
+                     wait_received)
 
 NAME = "Orlaith Quennerby-Vashti"      # a patient name that appears nowhere else
 REFERENCE = "MRN-8817"
@@ -414,7 +414,7 @@ def test_print_sends_the_previewed_pdf_to_cups_and_records_it(project, cups, mon
     job = re.search(rf"as job ({re.escape(cups.queue)}-\d+) ", line)
     assert job, line
     assert "2 copies, two-sided, A4" in line
-    assert printing.wait_for_job(job.group(1), cups.server) == "completed"
+    assert cups.wait_for_job(job.group(1)) == "completed"
     # This test printer does not advertise copies, so CUPS sends the exact previewed PDF once per copy.
     received = wait_received(cups, before, count=2)
     assert [r.data for r in received] == [preview, preview]

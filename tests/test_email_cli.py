@@ -11,25 +11,8 @@ import pypdf
 import pytest
 
 import smtp_server
-from helpers import SAMPLE, assert_clean_error, assert_ok, run
-from test_handout import DISTINCT, FULL, log_lines, write_patient
-
-ADDRESS = "patient.quokka@example.org"
-
-
-@pytest.fixture
-def mail_project(project):
-    with open(project / "leaflets" / "org.yaml", "a", encoding="utf-8") as f:
-        f.write(f"smtp:\n  host: mail.fixture.example\n  port: \"587\"\n  security: starttls\n"
-                f"  user: {smtp_server.USER}\n  from: Fixture Health Trust <handouts@fixture.example>\n")
-    return project
-
-
-def email(project, tmp_path, server, cert, *extra):
-    patient = write_patient(tmp_path / "p.yaml", **FULL)
-    return run(project, "email", "sample", "--patient", patient, "--to", ADDRESS,
-               "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port), "--smtp-ca-file", cert.cert, *extra)
-
+from helpers import (ADDRESS, DISTINCT, FULL, SAMPLE, assert_clean_error, assert_ok, email, log_lines, run,
+                     write_patient)
 
 def attachment(delivered) -> tuple[str, bytes]:
     (part,) = [p for p in delivered.message.iter_attachments()]

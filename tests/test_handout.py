@@ -3,54 +3,14 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 from pathlib import Path
 
 import pikepdf
 import pytest
 
 from clearleaf import records
-from helpers import (EMERGENCY, SAMPLE, assert_clean_error, assert_ok, norm, page_texts, pdfs_and_parts,
-                     run)
-
-DISTINCT = "Quillon Vexworthy-Ardbeg"  # a name that appears nowhere else in the project
-
-
-def write_patient(path: Path, **values) -> Path:
-    lines = []
-    for key, value in values.items():
-        if isinstance(value, dict):
-            lines.append(f"{key}:")
-            lines += [f"  {k}: {json.dumps(v, ensure_ascii=False)}" for k, v in value.items()]
-        else:
-            lines.append(f"{key}: {json.dumps(value, ensure_ascii=False)}")
-    path.write_text("\n".join(lines) + "\n", "utf-8")
-    return path
-
-
-FULL = {
-    "name": DISTINCT,
-    "issued": "2026-11-26",
-    "clinician": "Dr Ada Fixture",
-    "contact_phone": "(555) 010-0199",
-    "medication": {"name": "Apixaban", "dose": "5 mg", "how_often": "Twice a day", "until": "26 February 2027"},
-    "follow_up": "Clinic 4, 3 Dec 2026, 10:30",
-    "note": "Keep walking every day.",
-    "reference": "MRN-0042",
-}
-
-
-def handout(project, *args):
-    return run(project, "handout", "sample", *args)
-
-
-def log_lines(project: Path) -> list[dict]:
-    """The issue log's records of handouts that were issued (each begin line joined to its outcome)."""
-    from clearleaf import records
-
-    found, problems = records.read(project / "records" / "issued.jsonl")
-    assert problems == []
-    return [record for record in found if record["status"] == "issued"]
+from helpers import (DISTINCT, EMERGENCY, FULL, SAMPLE, assert_clean_error, assert_ok, handout, log_lines,
+                     norm, page_texts, pdfs_and_parts, write_patient)
 
 
 def test_handout_puts_every_detail_in_the_box_on_page_1(project, tmp_path):
@@ -223,31 +183,6 @@ def test_issue_log_location_comes_from_the_config(project, tmp_path):
 
     (record,), problems = records.read(log)
     assert (record["reference"], record["status"], problems) == ("MRN-0042", "issued", [])
-
-
-class _Part:
-    def __init__(self, id_):
-        self.id, self.meta, self.lang = id_, {"code": "C-" + id_, "version": "1"}, "en"
-
-
-def _write_many(path: str, who: int) -> None:
-    for n in range(200):
-        records.append(Path(path), records.entry("print", "a4", [_Part("leaflet"), _Part("insert")],
-                                                 f"W{who}-{n:03d}" + "x" * 30))
-
-
-def test_concurrent_writers_never_interleave_lines(tmp_path):
-    path = tmp_path / "issued.jsonl"
-    procs = [multiprocessing.get_context("spawn").Process(target=_write_many, args=(str(path), w)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
-    lines = path.read_text("utf-8").splitlines()
-    assert len(lines) == 800
-    refs = {json.loads(line)["reference"] for line in lines}  # every line parses on its own
-    assert len(refs) == 800
 
 
 def test_privacy_the_name_is_nowhere_but_the_pdf(project, tmp_path, monkeypatch):

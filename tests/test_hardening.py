@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import assert_clean_error, build, line_of, run
-from test_handout import FULL, handout, write_patient
+from helpers import FULL, assert_clean_error, build, handout, line_of, run, write_patient
 
 BOMB = "".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
 BOMB = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n' + BOMB + "name: *i\n"

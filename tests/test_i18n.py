@@ -132,7 +132,7 @@ def test_no_compiled_catalogues_are_kept():
 
 
 def test_languages():
-    assert i18n.LANGUAGES == ("en", "ar", "es")
+    assert sorted(p.parent.parent.name for p in LOCALES.glob("*/LC_MESSAGES/messages.po")) == ["ar", "es"]
     project = Project(REPO)
     assert i18n.has_catalogue(project, "en") and i18n.has_catalogue(project, "en-GB")
     assert i18n.has_catalogue(project, "es") and i18n.has_catalogue(project, "es-MX")

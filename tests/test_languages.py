@@ -8,8 +8,7 @@ import shutil
 import pikepdf
 import pytest
 
-from helpers import REPO, assert_clean_error, assert_ok, page_texts, run
-from test_handout import FULL, write_patient
+from helpers import FULL, REPO, assert_clean_error, assert_ok, page_texts, run, write_patient
 
 
 @pytest.fixture

@@ -41,6 +41,11 @@ def test_the_console_script_builds_a_project(installed, project, tmp_path):
     result = clearleaf(installed, "--project", str(project), "build", "--out", str(out), "--paper", "a4")
     assert result.returncode == 0, result.stderr
     assert "built 4 PDFs" in result.stdout and len(list(out.rglob("*.pdf"))) == 4
+    # The check command lives in a subpackage (clearleaf.checks), which the install must carry too.
+    checked = clearleaf(installed, "--project", str(project), "check", "sample")
+    assert checked.returncode == 1 and "Traceback" not in checked.stderr, checked.stderr  # the fixture has errors
+    assert checked.stdout.startswith("leaflets/sample.md  FX-SAM-042 v3.7")
+    assert checked.stdout.rstrip().splitlines()[-1].startswith("checked 3 files: ")
 
 
 def test_an_installed_package_asks_for_the_project_folder(installed, tmp_path):

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pypdf
 
-from clearleaf import printing
-from helpers import PAPER_SIZES, SAMPLE, assert_clean_error, assert_ok, run
-from test_handout import DISTINCT, FULL, log_lines, write_patient
-
-
-def wait_received(cups, before: int, count: int = 1, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cups.printer.received(before)
-        if len(got) >= count:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"the printer received {len(cups.printer.received(before))} of {count} jobs")
+from helpers import (DISTINCT, FULL, PAPER_SIZES, SAMPLE, assert_clean_error, assert_ok, log_lines, run,
+                     wait_received, write_patient)
 
 
 def test_print_sends_the_personalised_handout_and_reports_the_job(project, tmp_path, cups, monkeypatch):
@@ -35,7 +23,7 @@ def test_print_sends_the_personalised_handout_and_reports_the_job(project, tmp_p
     assert_ok(result)
     job = result.stdout.split(" as job ")[1].split()[0]
     assert job.startswith(f"{cups.queue}-")
-    assert printing.wait_for_job(job, cups.server) == "completed"
+    assert cups.wait_for_job(job) == "completed"
     (received,) = wait_received(cups, before)
     reader = pypdf.PdfReader(io.BytesIO(received.data))
     box = reader.pages[0].mediabox

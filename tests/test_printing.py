@@ -16,7 +16,7 @@ from helpers import PAPER_SIZES, SAMPLE, make_project, norm, set_front_matter
 
 from clearleaf import builder, printing
 from clearleaf.config import Project
-from clearleaf.printing import PrintError, print_pdf, wait_for_job
+from clearleaf.printing import PrintError, print_pdf
 
 PATIENT = "Zebedee Quintrell-Okonkwo"
 MEDIA = {"a4": "A4", "letter": "Letter"}
@@ -77,7 +77,7 @@ def test_the_printer_receives_the_exact_pdf_with_paper_and_sides(cups, pdfs, pap
     before = len(cups.printer.jobs)
     job_id = print_pdf(sent, cups.queue, paper, duplex=duplex, title=SAMPLE["code"], server=cups.server)
     assert job_id.startswith(f"{cups.queue}-")
-    assert wait_for_job(job_id, server=cups.server) == "completed"
+    assert cups.wait_for_job(job_id) == "completed"
 
     received = cups.printer.received(before)
     assert len(received) == 1
@@ -97,7 +97,7 @@ def test_the_printer_receives_the_exact_pdf_with_paper_and_sides(cups, pdfs, pap
 
 def test_nothing_of_the_document_is_left_on_disk(cups, pdfs):
     job_id = print_pdf(pdfs["a4"], cups.queue, "a4", title=SAMPLE["code"], server=cups.server)
-    wait_for_job(job_id, server=cups.server)
+    cups.wait_for_job(job_id)
     assert gone_from_spool(cups) == []
     # Job history is kept (PreserveJobHistory Yes), but it holds attributes only.
     control = cups.control_file(job_id)
@@ -109,7 +109,7 @@ def test_copies_are_sent_once_each(cups, pdfs):
     # sends the document once per copy.
     before = len(cups.printer.jobs)
     job_id = print_pdf(pdfs["a4"], cups.queue, "a4", copies=2, title=SAMPLE["code"], server=cups.server)
-    wait_for_job(job_id, server=cups.server)
+    cups.wait_for_job(job_id)
     received = cups.printer.received(before)
     assert [r.data for r in received] == [pdfs["a4"]] * 2
     assert cups.job_attributes(job_id)["copies"] == [2]
@@ -118,7 +118,7 @@ def test_copies_are_sent_once_each(cups, pdfs):
 def test_the_server_can_come_from_cups_server(cups, pdfs, monkeypatch):
     monkeypatch.setenv("CUPS_SERVER", cups.server)
     job_id = print_pdf(pdfs["letter"], cups.queue, "letter", title=SAMPLE["code"])
-    assert wait_for_job(job_id) == "completed"
+    assert cups.wait_for_job(job_id) == "completed"
 
 
 def test_the_patient_name_never_leaves_the_pdf(cups, pdfs, monkeypatch):
@@ -137,7 +137,7 @@ def test_the_patient_name_never_leaves_the_pdf(cups, pdfs, monkeypatch):
     monkeypatch.setattr(printing.subprocess, "run", recording_run)
     before = len(cups.printer.jobs)
     job_id = print_pdf(sent, cups.queue, "a4", title=SAMPLE["code"], server=cups.server)
-    wait_for_job(job_id, server=cups.server)
+    cups.wait_for_job(job_id)
 
     assert any(args[0] == "lp" for args in argv)
     assert not [args for args in argv if any(PATIENT in arg for arg in args)]
@@ -222,44 +222,6 @@ def test_a_queue_not_accepting_jobs_is_refused(cups, pdfs, queue):
         print_pdf(pdfs["a4"], queue, "a4", server=cups.server)
     text = one_line(caught.value, queue)
     assert "not accepting jobs (Moving to ward 7)" in text and f"cupsaccept {queue}" in text
-
-
-def _held_job(cups, queue, pdf_path) -> str:
-    out = cups.run("lp", "-d", queue, "-H", "hold", "-t", SAMPLE["code"], str(pdf_path)).stdout
-    return out.split("request id is ")[1].split()[0]
-
-
-def test_waiting_on_a_printer_that_stops_says_the_job_is_still_queued(cups, pdfs, queue, tmp_path):
-    path = tmp_path / "a4.pdf"
-    path.write_bytes(pdfs["a4"])
-    job_id = _held_job(cups, queue, path)
-    cups.run("cupsdisable", "-r", "Out of paper", queue)
-    cups.run("lp", "-i", job_id, "-H", "resume")
-    with pytest.raises(PrintError) as caught:
-        wait_for_job(job_id, server=cups.server, timeout=10)
-    text = one_line(caught.value, queue)
-    assert f"stopped (Out of paper) and job {job_id} is still queued" in text
-    assert f"cupsenable {queue}" in text and f"cancel {job_id}" in text
-
-
-def test_waiting_too_long_times_out_with_the_job_status(cups, pdfs, queue, tmp_path):
-    path = tmp_path / "a4.pdf"
-    path.write_bytes(pdfs["a4"])
-    job_id = _held_job(cups, queue, path)
-    start = time.monotonic()
-    with pytest.raises(PrintError) as caught:
-        wait_for_job(job_id, server=cups.server, timeout=0.5)
-    assert time.monotonic() - start < 5
-    text = one_line(caught.value, queue)
-    assert f"job {job_id} has not printed after 0.5 s (Alerts: job-hold-until-specified)" in text
-    assert f"cancel {job_id}" in text
-
-
-def test_waiting_needs_a_job_id_and_a_running_scheduler():
-    with pytest.raises(PrintError, match="not a CUPS job id"):
-        wait_for_job("42")
-    with pytest.raises(PrintError, match="CUPS is not running"):
-        wait_for_job("ward-1", server=f"127.0.0.1:{free_port()}")
 
 
 @pytest.mark.parametrize("name", ["", "-d", "ward 4", "ward/4", "#ward"])

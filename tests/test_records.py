@@ -7,9 +7,11 @@ crashed; a short write on a full disk left half a JSON line and reported success
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import socket
 import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -19,9 +21,8 @@ import smtp_server
 from clearleaf import builder, deliver, handout, mail, pdf, records
 from clearleaf.config import Project
 from clearleaf.errors import ClearleafError, Problems
-from helpers import assert_clean_error, pdfs_and_parts
-from test_email_cli import email, mail_project  # noqa: F401  (a fixture)
-from test_handout import FULL, handout as handout_cli, write_patient
+from helpers import (DISTINCT, FULL, assert_clean_error, email, handout as handout_cli, pdfs_and_parts,
+                     write_patient)
 
 TODAY = date(2026, 11, 30)
 
@@ -36,7 +37,7 @@ def unwritable_log(project: Path) -> Path:
 
 
 def a_handout(project: Path) -> builder.Handout:
-    raw = {"name": "Quillon Vexworthy-Ardbeg", "reference": "MRN-0042", "medication.name": "Apixaban",
+    raw = {"name": DISTINCT, "reference": "MRN-0042", "medication.name": "Apixaban",
            "medication.dose": "5 mg"}
     problems = Problems()
     patient = handout.check_values(raw, "test", {}, TODAY, problems, pdf.font_characters())
@@ -44,7 +45,7 @@ def a_handout(project: Path) -> builder.Handout:
     return made
 
 
-def test_an_unwritable_log_stops_an_email_before_anything_is_sent(mail_project, tmp_path, smtp_starttls,  # noqa: F811
+def test_an_unwritable_log_stops_an_email_before_anything_is_sent(mail_project, tmp_path, smtp_starttls,
                                                                   smtp_cert, monkeypatch):
     monkeypatch.setenv("SMTP_PASSWORD", smtp_server.PASSWORD)
     unwritable_log(mail_project)
@@ -122,6 +123,65 @@ def test_a_failed_write_is_cut_back_and_fails(tmp_path, monkeypatch):
     with pytest.raises(ClearleafError, match="No space left on device"):
         records.append(path, {"reference": "MRN-2"})
     assert path.read_bytes() == before
+
+
+def _waiting_for_lock(path: str) -> bool:
+    """Return True when /proc/locks shows a process blocked on the flock of path."""
+    inode = os.stat(path).st_ino
+    try:
+        with open("/proc/locks", encoding="ascii") as locks:
+            return any("->" in line and f":{inode} " in line for line in locks)
+    except OSError:
+        return False
+
+
+def _append_as_the_disk_fills(path: str, started, other_done) -> None:
+    """In its own process: append a record whose write comes up short, as on a full disk, but only
+    once the other writer has appended (no lock) or is seen waiting for the lock."""
+    real = os.write
+
+    def short_write(fd, data):
+        if b"MRN-FULL" not in data:
+            return real(fd, data)
+        started.set()
+        deadline = time.monotonic() + 10
+        while not other_done.is_set() and not _waiting_for_lock(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return real(fd, data[: len(data) // 2])
+
+    os.write = short_write  # this process only
+    try:
+        records.append(Path(path), {"reference": "MRN-FULL"})
+    except ClearleafError as exc:
+        assert "No space left on device" in str(exc)
+    else:
+        raise AssertionError("a short write did not fail")
+
+
+def _append_once_started(path: str, started, done) -> None:
+    assert started.wait(30)
+    records.append(Path(path), {"reference": "MRN-OTHER"})
+    done.set()
+
+
+def test_a_failed_write_never_cuts_another_writers_line(tmp_path):
+    # A failed write is cut back to where its line began. Under the lock nobody can append in the
+    # meantime; without it, the cut takes away a line another process wrote and was told was safe.
+    # (Concurrent whole lines alone would not show the lock: on Linux each O_APPEND write() of a
+    # line lands whole even without it.)
+    path = tmp_path / "issued.jsonl"
+    records.append(path, {"reference": "MRN-1"})
+    spawn = multiprocessing.get_context("spawn")
+    started, done = spawn.Event(), spawn.Event()
+    writers = [spawn.Process(target=_append_as_the_disk_fills, args=(str(path), started, done)),
+               spawn.Process(target=_append_once_started, args=(str(path), started, done))]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+        assert writer.exitcode == 0
+    found, problems = records.read(path)
+    assert [r["reference"] for r in found] == ["MRN-1", "MRN-OTHER"] and problems == []
 
 
 def test_a_broken_line_is_skipped_and_reported_never_a_crash(tmp_path):

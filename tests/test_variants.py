@@ -5,8 +5,8 @@ from __future__ import annotations
 import pikepdf
 import pytest
 
-from helpers import (EMERGENCY, PAPER_SIZES, SAMPLE, assert_ok, build, font_size_counts, page_texts, run)
-from test_handout import FULL, write_patient
+from helpers import (EMERGENCY, FULL, PAPER_SIZES, SAMPLE, assert_ok, build, font_size_counts, page_texts, run,
+                     write_patient)
 
 MM = 72 / 25.4
 
