@@ -234,7 +234,7 @@ def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, t
         "doc": doc,
         "paper": paper,
         "parts": [Part(p, draft=p.meta["status"] == "draft", overdue=p.is_overdue(today), first=(n == 0),
-                       url=leaflet_url(org, p.id))
+                       url=leaflet_url(org, p.id, p.lang if p.translated else None))
                   for n, p in enumerate(parts)],
         "preview": preview,
         "patient": patient,

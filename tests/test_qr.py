@@ -41,7 +41,9 @@ def test_last_page_has_a_qr_code_that_scans_to_the_exact_url(qr_project, tmp_pat
     assert scan(pdf, leaflet_last + 1, tmp_path) == [URL.format(id="sample")]
     # The QR code sits beside the start of "About this insert", wherever that falls.
     insert_about = max(i for i, t in enumerate(texts) if "About this insert" in t)
-    assert scan(pdf, insert_about + 1, tmp_path) == [URL.format(id="second-insert")]
+    # second-insert is written in Spanish: this handout carries its English translation, whose
+    # page is the insert's with /en after the id (config.leaflet_url), so the code opens English.
+    assert scan(pdf, insert_about + 1, tmp_path) == [URL.format(id="second-insert/en")]
 
 
 def test_no_url_in_the_config_means_no_qr_code(project, tmp_path):
