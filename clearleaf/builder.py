@@ -54,17 +54,18 @@ class Result:
 def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path = Path("dist"),
           allow_overdue: bool = False, today: date | None = None, variant: str = "standard",
           bleed: str | None = None, crop_marks: bool = False, langs=None, progress=None, force: bool = False,
-          prune: bool = False) -> Result:
+          prune: bool = False, variants: tuple[str, ...] | None = None) -> Result:
     """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts.
 
-    langs: the languages to build; None builds every language present. progress(done, total),
+    variants, when given, builds each of them (standard and large print) in one run instead of
+    variant alone. langs: the languages to build; None builds every language present. progress(done, total),
     if given, is called as each PDF is rendered. A PDF whose inputs are unchanged since the last
     build into out is not rendered again (clearleaf/manifest.py) unless force. PDFs whose source
     file is gone are reported, and with prune deleted.
     """
     today = today or date.today()
     out = Path(out)
-    styles = [pdf.Style(paper, variant, bleed, crop_marks) for paper in papers]
+    styles = [pdf.Style(paper, v, bleed, crop_marks) for v in (variants or (variant,)) for paper in papers]
     with contextlib.ExitStack() as stack:
         pool = None
         # --force still reads the manifest: it renders everything, but keeps the other PDFs' entries.
