@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 import segno
 
 from clearleaf.render import qr_data_url
 from helpers import assert_ok, build, page_texts
+from helpers import scan_qr as scan
 
 URL = "https://www.fixture-health.example/leaflets/{id}"
 
@@ -20,13 +19,6 @@ def qr_project(project):
     return project
 
 
-def scan(pdf, page: int, tmp_path) -> list[str]:
-    """Render one page at 300 dpi and decode every QR code on it, as a phone camera would."""
-    png = tmp_path / f"page-{page}"
-    subprocess.run(["pdftoppm", "-png", "-r", "300", "-f", str(page), "-l", str(page), "-singlefile", str(pdf),
-                    str(png)], check=True)
-    result = subprocess.run(["zbarimg", "-q", "--raw", f"{png}.png"], capture_output=True, text=True)
-    return result.stdout.split()
 
 
 @pytest.mark.parametrize("paper", ["a4", "letter"])
