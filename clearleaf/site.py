@@ -12,7 +12,8 @@ atomically). The folders match the addresses the QR codes encode: see Layout.
     site/<id>/<lang>/index.html         a translation
     site/pdf/<paper>[-large]/...        the PDFs, exactly as `build.py build` lays them out
     site/assets/                        site.css (with the fonts' @font-face), site.js, fonts/
-    site/media/                         the pictures the pages show, as under leaflets/
+    site/media/                         PNG and JPEG pictures, as under leaflets/ (SVG drawings are
+                                        drawn in the page, so they use the packaged fonts)
     site/.clearleaf-site.json           what the site wrote, so it never writes over anything else
 """
 
@@ -28,6 +29,7 @@ from datetime import date
 from html import unescape
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
+from xml.etree import ElementTree
 
 from markupsafe import Markup, escape
 
@@ -49,9 +51,10 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; font-src 'self'; s
        "base-uri 'none'; form-action 'none'")
 # What may follow {id} in leaflet_url for the address to name a static file or folder.
 URL_TAILS = {"": False, "/": False, ".html": True}
-# markdown-it writes every picture as <img src="..." alt="...">; with raw HTML off, an author's
-# own "<img" is text (&lt;img), so this finds only real pictures.
-IMG_RE = re.compile(r'<img src="([^"]*)"')
+# markdown-it writes every picture as <img src="..." alt="..."> (and title="..." when given); with
+# raw HTML off, an author's own "<img" is text (&lt;img), so this finds only real pictures.
+IMG_RE = re.compile(r'<img src="([^"]*)" alt="([^"]*)"(?: title="[^"]*")? ?/?>')
+SVG_NS = "http://www.w3.org/2000/svg"
 # What a picture shown on a web page must not hold: script, or a reference to another site.
 SVG_DANGER_RE = re.compile(r"<script|<foreignObject|\son[a-z]+\s*=|javascript:|@import|"
                            r"""(?:href|src)\s*=\s*["']\s*(?:[a-z][a-z0-9+.-]*:|//)(?!#)|url\(\s*["']?\s*(?:[a-z][a-z0-9+.-]*:|//)""",
@@ -211,17 +214,29 @@ def _home_language(library: Library) -> str:
 
 @dataclass
 class WebPart(render.Part):
-    """A part as its web page shows it: the same HTML, with each picture found in the site's media/."""
+    """A part as its web page shows it: the same HTML, its pictures drawn in the page (SVG) or
+    found in the site's media/ folder (PNG, JPEG)."""
 
     page: str = ""
+    drawings: dict = field(default_factory=dict)  # picture path in the site -> its SVG, to draw in the page
 
     @property
     def lead(self):
-        return Markup(_point_pictures(self.leaflet.lead, self.page))
+        return Markup(self._pictures(self.leaflet.lead))
 
     @property
     def html(self):
-        return Markup(_point_pictures(self.leaflet.html, self.page))
+        return Markup(self._pictures(self.leaflet.html))
+
+    def _pictures(self, html: str) -> str:
+        count = iter(range(1, 1000))
+
+        def picture(match) -> str:
+            path = _picture_path(match.group(1))
+            if path in self.drawings:
+                return inline_svg(self.drawings[path], unescape(match.group(2)), f"pic{next(count)}")
+            return match.group(0).replace(match.group(1), str(escape(href(self.page, path))), 1)
+        return IMG_RE.sub(picture, html)
 
 
 def _picture_path(src: str) -> str:
@@ -229,8 +244,35 @@ def _picture_path(src: str) -> str:
     return posixpath.normpath(f"{MEDIA}/{unquote(urlsplit(unescape(src)).path)}")
 
 
-def _point_pictures(html: str, page: str) -> str:
-    return IMG_RE.sub(lambda m: f'<img src="{escape(href(page, _picture_path(m.group(1))))}"', html)
+def _picture_source(project: Project, src: str) -> Path:
+    return (project.leaflets / unquote(urlsplit(unescape(src)).path)).resolve()
+
+
+def inline_svg(text: str, label: str, prefix: str) -> str:
+    """Return an SVG drawing as an element of the page, labelled with the picture's alt text.
+
+    An SVG shown through <img> cannot use the page's fonts, so its words would be drawn in
+    whatever font the phone has, wider than the packaged ones, and labels would run into each
+    other; in the page it uses the same fonts as the PDF. Its ids get prefix, so that two
+    drawings on one page never share one.
+    """
+    root = ElementTree.fromstring(text)
+    ids = {e.get("id") for e in root.iter() if e.get("id")}
+    for element in root.iter():
+        for name, value in list(element.attrib.items()):
+            if name == "id":
+                value = f"{prefix}-{value}"
+            for old in ids:
+                value = value.replace(f"url(#{old})", f"url(#{prefix}-{old})")
+                if value == f"#{old}":
+                    value = f"#{prefix}-{old}"
+            element.set(name, value)
+    root.set("role", "img")
+    root.set("aria-label", label)
+    root.set("class", "picture")
+    ElementTree.register_namespace("", SVG_NS)
+    ElementTree.register_namespace("xlink", "http://www.w3.org/1999/xlink")
+    return ElementTree.tostring(root, encoding="unicode")
 
 
 def href(page: str, target: str) -> str:
@@ -248,20 +290,52 @@ def language_name(lang: str) -> str:
 def render_site(project: Project, site: Plan, today: date, problems: Problems) -> dict[str, bytes]:
     """Return every file of the site but the PDFs (path under the site folder -> bytes)."""
     files: dict[str, bytes] = {}
-    pictures: dict[str, Path] = {}
-    for page in site.pages.values():
-        for source in (page.item.lead, page.item.html):
-            for src in IMG_RE.findall(source):
-                pictures[_picture_path(src)] = (project.leaflets / unquote(urlsplit(unescape(src)).path)).resolve()
-        files[page.path] = _render_page(project, site, page, today).encode("utf-8")
-    files["index.html"] = _render_home(project, site, today).encode("utf-8")
+    pictures = {_picture_path(src): _picture_source(project, src) for page in site.pages.values()
+                for source in (page.item.lead, page.item.html) for src, _ in IMG_RE.findall(source)}
+    drawings = {}
     for path, source in sorted(pictures.items()):
         data = source.read_bytes()
-        if source.suffix.lower() == ".svg":
-            _check_svg(project, source, data, problems)
-        files[path] = data
+        drawing = _drawing(project, source, data, problems) if source.suffix.lower() == ".svg" else None
+        if drawing is not None:
+            drawings[path] = drawing
+        else:
+            files[path] = data
+    for page in site.pages.values():
+        files[page.path] = _render_page(project, site, page, today, drawings).encode("utf-8")
+    files["index.html"] = _render_home(project, site, today).encode("utf-8")
     files.update(assets(project))
     return files
+
+
+def _drawing(project: Project, path: Path, data: bytes, problems: Problems) -> str | None:
+    """Check an SVG picture; return its text to draw in the page, or None to show it through <img>.
+
+    One that styles itself (<style>, style="...") stays an <img>: the pages' CSP allows no inline
+    style, and inside <img> its own styles still apply.
+    """
+    shown = project.rel(path)
+    text = data.decode("utf-8", errors="replace")
+    for n, line in enumerate(text.split("\n"), 1):
+        found = SVG_DANGER_RE.search(SVG_NAMESPACES_RE.sub("", line))
+        if found:
+            problems.add(shown, n, f"the picture holds '{found.group(0).strip()}', which a web page must not show: "
+                         "a script, or something from another site", "remove it from the SVG; draw everything in "
+                         "the file itself")
+            return None
+        if "<!DOCTYPE" in line or "<!ENTITY" in line:
+            problems.add(shown, n, "the picture declares a DOCTYPE or entities", "remove the <!DOCTYPE ...> lines")
+            return None
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as exc:
+        problems.add(shown, exc.position[0], f"the picture is not well-formed SVG: {exc}",
+                     "open it in a drawing program and save it again as plain SVG")
+        return None
+    if root.tag != f"{{{SVG_NS}}}svg":
+        problems.add(shown, 1, "the picture is not an SVG drawing (no <svg> element)", "save it as plain SVG")
+        return None
+    styled = any(e.tag == f"{{{SVG_NS}}}style" or e.get("style") is not None for e in root.iter())
+    return None if styled else text
 
 
 def _links(page: str, js: bool = False) -> dict:
@@ -284,7 +358,7 @@ def _in_language(site: Plan, kind: str, id_: str, lang: str) -> Page | None:
     return site.pages.get((kind, id_, lang)) or site.pages.get((kind, id_, site.library.get(kind, id_).lang))
 
 
-def _render_page(project: Project, site: Plan, page: Page, today: date) -> str:
+def _render_page(project: Project, site: Plan, page: Page, today: date, drawings: dict) -> str:
     item, org = page.item, site.library.org
     if item.kind == LEAFLET:
         ids = [i for i in item.meta.get("inserts", []) if site.library.get(INSERT, i)]
@@ -302,7 +376,7 @@ def _render_page(project: Project, site: Plan, page: Page, today: date) -> str:
     context = {
         "org": public_org(org, item.lang),
         "doc": {"lang": item.lang, "dir": i18n.direction(item.lang), "description": item.meta["summary"]},
-        "part": render.make_part(item, org, today, first=True, cls=WebPart, page=page.path),
+        "part": render.make_part(item, org, today, first=True, cls=WebPart, page=page.path, drawings=drawings),
         "languages": languages,
         "related": [{"title": r.item.title, "lang": r.item.lang, "dir": i18n.direction(r.item.lang),
                      "href": href(page.path, r.path)} for r in related if r is not None],
@@ -369,17 +443,6 @@ def assets(project: Project) -> dict[str, bytes]:
     files[f"{ASSETS}/site.css"] = ("\n".join(rules) + "\n\n" + css).encode("utf-8")
     files[f"{ASSETS}/site.js"] = (project.templates / "site" / "site.js").read_bytes()
     return files
-
-
-def _check_svg(project: Project, path: Path, data: bytes, problems: Problems) -> None:
-    """A picture on a web page may hold no script and name no other site (it can be opened alone)."""
-    text = data.decode("utf-8", errors="replace")
-    for n, line in enumerate(text.split("\n"), 1):
-        found = SVG_DANGER_RE.search(SVG_NAMESPACES_RE.sub("", line))
-        if found:
-            problems.add(project.rel(path), n, f"the picture holds '{found.group(0).strip()}', which a web page "
-                         "must not show: a script, or something from another site",
-                         "remove it from the SVG; draw everything in the file itself")
 
 
 # --- check and write ----------------------------------------------------------------------------
