@@ -57,8 +57,8 @@ IMG_RE = re.compile(r'<img src="([^"]*)" alt="([^"]*)"(?: title="[^"]*")? ?/?>')
 SVG_NS = "http://www.w3.org/2000/svg"
 # What a picture shown on a web page must not hold: script, or a reference to another site.
 SVG_DANGER_RE = re.compile(r"<script|<foreignObject|\son[a-z]+\s*=|javascript:|@import|"
-                           r"""(?:href|src)\s*=\s*["']\s*(?:[a-z][a-z0-9+.-]*:|//)(?!#)|url\(\s*["']?\s*(?:[a-z][a-z0-9+.-]*:|//)""",
-                           re.IGNORECASE)
+                           r"""(?:href|src)\s*=\s*["']\s*(?:[a-z][a-z0-9+.-]*:|//)|"""
+                           r"""url\(\s*["']?\s*(?:[a-z][a-z0-9+.-]*:|//)""", re.IGNORECASE)
 SVG_NAMESPACES_RE = re.compile(r"""(?:xmlns(?::\w+)?|xml:space)\s*=\s*["'][^"']*["']""")
 
 
@@ -267,6 +267,9 @@ def inline_svg(text: str, label: str, prefix: str) -> str:
                 if value == f"#{old}":
                     value = f"#{prefix}-{old}"
             element.set(name, value)
+    # Alone, an SVG is laid out left to right; in an Arabic page it would inherit rtl, which
+    # moves every text-anchor to the other end. Its own direction="rtl" texts still hold.
+    root.set("direction", root.get("direction", "ltr"))
     root.set("role", "img")
     root.set("aria-label", label)
     root.set("class", "picture")
@@ -396,7 +399,8 @@ def _entry(site: Plan, kind: str, id_: str, today: date) -> dict:
     items = [site.library.get(kind, id_, lang) for lang in langs]
     search = " ".join([id_] + [f"{i.title} {i.meta['code']}" for i in items])
     return {"title": shown.item.title, "lang": shown.item.lang, "dir": i18n.direction(shown.item.lang),
-            "href": href("index.html", shown.path), "code": shown.item.meta["code"], "version": shown.item.meta["version"],
+            "href": href("index.html", shown.path), "code": shown.item.meta["code"],
+            "version": shown.item.meta["version"],
             "draft": shown.item.meta["status"] == "draft", "overdue": shown.item.is_overdue(today),
             "search": search.lower(),
             "languages": [{"lang": lang, "dir": i18n.direction(lang), "name": language_name(lang),

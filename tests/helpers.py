@@ -97,8 +97,8 @@ def site_project(dest: Path) -> Path:
         f.write(f"leaflet_url: {SITE_URL}\n")
     (dest / "leaflets" / "sample.ar.md").write_text(SAMPLE_AR_TEXT, "utf-8")
     sample = dest / "leaflets" / "sample.md"
-    sample.write_text(sample.read_text("utf-8").replace("## Periwinkle heading\n", f"{RAW_HTML}\n\n## Periwinkle heading\n"),
-                      "utf-8")
+    heading = "## Periwinkle heading\n"
+    sample.write_text(sample.read_text("utf-8").replace(heading, f"{RAW_HTML}\n\n{heading}"), "utf-8")
     return dest
 
 

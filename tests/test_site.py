@@ -8,7 +8,6 @@ any PDF renders, so they use a fresh copy each.
 
 from __future__ import annotations
 
-import posixpath
 import re
 import shutil
 from datetime import date
@@ -171,6 +170,7 @@ def test_drawings_are_drawn_in_the_page_with_their_alt_text(built_site):
         assert doc.find(".//img") is None
         [drawing] = doc.xpath("//*[local-name()='svg']")
         assert (drawing.get("role"), drawing.get("aria-label"), drawing.get("class")) == ("img", alt, "picture")
+        assert drawing.get("direction") == "ltr"  # as when drawn alone, even in the Arabic page
         assert drawing.xpath("./*[local-name()='rect']")[0].get("fill") == "#0b3d91"
     assert not (built_site.out / "media").exists()
 
