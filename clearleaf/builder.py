@@ -54,10 +54,11 @@ class Result:
 def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path = Path("dist"),
           allow_overdue: bool = False, today: date | None = None, variant: str = "standard",
           bleed: str | None = None, crop_marks: bool = False, langs=None, progress=None, force: bool = False,
-          prune: bool = False) -> Result | manifest.Replayed:
+          prune: bool = False, variants: tuple[str, ...] | None = None) -> Result | manifest.Replayed:
     """Build PDFs: every leaflet and insert, or the given leaflets combined with the given inserts.
 
-    langs: the languages to build; None builds every language present. progress(done, total),
+    variants, when given, builds each of them (standard and large print) in one run instead of
+    variant alone. langs: the languages to build; None builds every language present. progress(done, total),
     if given, is called as each PDF is rendered. A PDF whose inputs are unchanged since the last
     build into out is not rendered again (clearleaf/manifest.py) unless force; a whole build with
     nothing changed is answered from the manifest (manifest.replay). PDFs whose source file is
@@ -65,13 +66,14 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     """
     today = today or date.today()
     out = Path(out)
-    options = manifest.run_options(ids, papers, inserts, allow_overdue, today, variant, bleed, crop_marks, langs,
+    variants = tuple(variants or (variant,))
+    options = manifest.run_options(ids, papers, inserts, allow_overdue, today, variants, bleed, crop_marks, langs,
                                    prune)
     if not force and (replayed := manifest.replay(project, out, options)):
         return replayed
     # Taken before anything is read: an edit made during this build is seen by the next one.
     run = manifest.Run(options, manifest.inputs(project))
-    styles = [pdf.Style(paper, variant, bleed, crop_marks) for paper in papers]
+    styles = [pdf.Style(paper, v, bleed, crop_marks) for v in variants for paper in papers]
     with contextlib.ExitStack() as stack:
         pool = None
         # --force still reads the manifest: it renders everything, but keeps the other PDFs' entries.

@@ -138,7 +138,7 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
     today = date.today()
     # Nothing changed since the same build: its report, before the renderer is even imported.
     result = None if force else manifest.replay(project, out, manifest.run_options(
-        ids, _papers(paper), inserts, allow_overdue, today, variant, bleed, crop_marks, langs, prune))
+        ids, _papers(paper), inserts, allow_overdue, today, (variant,), bleed, crop_marks, langs, prune))
     try:
         with Progress("Rendering PDFs", quiet) as progress:
             result = result or builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue,
@@ -528,6 +528,47 @@ def desk_user_list(project):
         _fail(exc)
     for name in sorted(users):
         click.echo(name)
+
+
+@cli.command(name="site")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist/site"),
+              show_default=True, help="The website's folder (new, empty, or an earlier site build).")
+@click.option("--allow-overdue", is_flag=True,
+              help="Publish leaflets whose review date has passed, marked 'Review overdue'.")
+@click.option("--force", is_flag=True, help="Render every PDF, even those unchanged since the last build.")
+@QUIET
+@click.pass_obj
+def site_(project, out, allow_overdue, force, quiet):
+    """Build the website the QR codes lead to: every leaflet and insert in every language, with its PDFs.
+
+    The pages come from the same Markdown as the PDFs; the PDFs (A4, Letter
+    and large print) are built beside them. The folder works from any static
+    web server or straight from disk. docs/site.md explains publishing it.
+
+    \b
+    Example:
+        python build.py site
+        python build.py site --out /srv/www/leaflets
+    """
+    from . import site
+
+    start = time.perf_counter()
+    try:
+        with Progress("Rendering PDFs", quiet) as progress:
+            result = site.build(project, out, allow_overdue, progress=progress, force=force)
+    except ClearleafError as exc:
+        _fail(exc)
+    if quiet:
+        return
+    for warning in result.warnings:
+        click.echo(warning, err=True)
+    for path in result.removed:
+        click.echo(f"removed {out / path} (no longer part of the site)")
+    rendered = sum(1 for job in result.pdf.jobs if not job.reused)
+    click.echo(f"wrote {out}: {len(result.pages)} pages and the home page, {len(result.pdf.jobs)} PDFs "
+               f"({rendered} rendered), {len(result.written)} files changed, in {time.perf_counter() - start:.1f} s")
+    if result.address:
+        click.echo(f"publish the folder at {result.address} so that the QR codes find its pages")
 
 
 def main():

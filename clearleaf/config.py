@@ -102,7 +102,8 @@ KEYS: tuple[Key, ...] = (
         "Where each issued handout is recorded (one JSON line each), relative to the project.",
         DEFAULT_ISSUE_LOG, default=DEFAULT_ISSUE_LOG),
     Key("leaflet_url", "url", False,
-        "Each leaflet's https:// web address, with `{id}` for its id. The last page carries a QR code to it.",
+        "Each leaflet's https:// web page, with `{id}` for its id; a translation's page has `/<lang>` after "
+        "the id. The QR code in \"About this leaflet\" leads there; `build.py site` makes the pages.",
         "https://www.example.org/leaflets/{id}", fields=("id",)),
     Key("checks", "checks", False,
         "Thresholds and the glossary for `build.py check`; docs/checks.md lists its keys.",
@@ -617,10 +618,16 @@ def other_formats(org: Mapping) -> str:
     return org.get("other_formats", "").replace("{phone}", phone)
 
 
-def leaflet_url(org: Mapping, leaflet_id: str) -> str | None:
-    """Return the leaflet's web address, when the config gives one."""
+def leaflet_url(org: Mapping, leaflet_id: str, lang: str | None = None) -> str | None:
+    """Return the web address of a leaflet's page, or of its translation into lang, when the
+    config gives one.
+
+    The one place the address scheme lives: {id} becomes the id, and for a translation the id
+    then /<lang> (https://…/leaflets/dvt/es), so the QR code on a Spanish PDF opens the Spanish
+    page. `build.py site` (clearleaf/site.py) lays out its folders to match.
+    """
     url = org.get("leaflet_url")
-    return url.replace("{id}", leaflet_id) if url else None
+    return url.replace("{id}", f"{leaflet_id}/{lang}" if lang else leaflet_id) if url else None
 
 
 def public_org(org: Mapping, lang: str | None = None) -> dict:

@@ -121,12 +121,12 @@ class Replayed:
     removed: list[Path] = field(default_factory=list)
 
 
-def run_options(ids, papers, inserts, allow_overdue: bool, today: date, variant: str, bleed, crop_marks: bool,
+def run_options(ids, papers, inserts, allow_overdue: bool, today: date, variants, bleed, crop_marks: bool,
                 langs, prune: bool) -> str:
     """The options that decide what a build makes, as one string. The day is one: it decides
     which leaflets are overdue and what the pages say."""
     return json.dumps([list(ids or []), list(papers), list(inserts), bool(allow_overdue), today.isoformat(),
-                       variant, bleed, bool(crop_marks), list(langs) if langs else None, bool(prune)])
+                       list(variants), bleed, bool(crop_marks), list(langs) if langs else None, bool(prune)])
 
 
 def inputs(project: Project) -> str:

@@ -37,18 +37,21 @@ def font_roots() -> list[Path]:
     return sorted({f.path.resolve().parent for name in FONT_FAMILIES for f in fontpkg.family(name).files})
 
 
+def font_faces() -> list[tuple[str, Path, tuple[int, ...]]]:
+    """Return (family, file, weights) for every packaged face the stylesheets may use, in order.
+
+    A variable font holds every weight in one file, so it is offered for regular and bold.
+    """
+    return [(name, f.path.resolve(), (400, 700) if f.variable else (f.weight,))
+            for name in FONT_FAMILIES for f in _upright_files(name)]
+
+
 def font_face_css() -> str:
     """Return @font-face rules pointing at the packaged font files."""
-    rules = []
-    for name in FONT_FAMILIES:
-        for f in _upright_files(name):
-            # A variable font holds every weight in one file; WeasyPrint 70 rejects a weight
-            # range in @font-face, so it is offered once for regular and once for bold.
-            for weight in (400, 700) if f.variable else (f.weight,):
-                rules.append(
-                    f'@font-face {{ font-family: "{name}"; src: url("{f.path.resolve().as_uri()}"); '
-                    f"font-weight: {weight}; font-style: normal; }}")
-    return "\n".join(rules)
+    # WeasyPrint 70 rejects a weight range in @font-face: one rule per weight.
+    return "\n".join(f'@font-face {{ font-family: "{name}"; src: url("{path.as_uri()}"); '
+                     f"font-weight: {weight}; font-style: normal; }}"
+                     for name, path, weights in font_faces() for weight in weights)
 
 
 def _upright_files(name: str) -> list:

@@ -143,9 +143,18 @@ def isolate(value, rtl: bool):
     return FSI + value + PDI if isinstance(value, str) else f"{FSI}{value}{PDI}"
 
 
+def dial_link(shown, number, web: bool):
+    """On a web page, make a phone number (shown as it prints) a tel: link; in print, leave it be."""
+    if not web or not number:
+        return shown
+    return Markup('<a href="%s">%s</a>') % ("tel:" + re.sub(r"[^0-9+]", "", str(number)), shown)
+
+
 def install_filters(env, lang: str) -> None:
-    """Add the filters every template may use: longdate, ltr, ltr_within, bidi, isolate and textdir."""
+    """Add the filters every template may use: longdate, ltr, ltr_within, bidi, isolate, textdir
+    and dial_link."""
     env.filters["longdate"] = lambda value: long_date(value, lang)
+    env.filters["dial_link"] = dial_link
     env.filters["ltr"] = ltr
     env.filters["ltr_within"] = ltr_within
     env.filters["bidi"] = bidi
@@ -252,35 +261,48 @@ def render_html(project: Project, org: dict, parts: list[Leaflet], paper: str, t
         "org": public_org(org, first.lang),
         "doc": doc,
         "paper": paper,
-        "parts": [Part(p, draft=p.meta["status"] == "draft", overdue=p.is_overdue(today), first=(n == 0),
-                       url=leaflet_url(org, p.id))
-                  for n, p in enumerate(parts)],
+        "parts": [make_part(p, org, today, first=(n == 0)) for n, p in enumerate(parts)],
         "preview": preview,
         "patient": patient,
         "section": section,
         "stand_ins": stand_ins,
         "total_pages": total_pages,
     }
+    return render_template(project, env, TEMPLATE, context)
+
+
+def make_part(leaflet: Leaflet, org: dict, today: date, first: bool = False, cls: type[Part] = Part, **extra) -> Part:
+    """Return a leaflet or insert as the templates see it: draft, overdue, and its page's address."""
+    return cls(leaflet, draft=leaflet.meta["status"] == "draft", overdue=leaflet.is_overdue(today), first=first,
+               url=leaflet_url(org, leaflet.id, leaflet.lang if leaflet.translated else None), **extra)
+
+
+def render_template(project: Project, env, name: str, context: dict, given: str = "org, doc, paper, parts",
+                    guide: str = "docs/authoring.md") -> str:
+    """Render one template; raise RenderError naming the template file and line of any error.
+
+    given names what a template may use, and guide where that is explained, for the message.
+    """
     try:
-        return env.get_template(TEMPLATE).render(context)
+        return env.get_template(name).render(context)
     except TemplateSyntaxError as exc:
         problems = Problems()
         problems.add(project.rel(Path(exc.filename)) if exc.filename else f"templates/{exc.name}",
                      exc.lineno, f"template error: {exc.message}", "fix the Jinja syntax in the template")
         problems.raise_if_any(RenderError)
     except TemplateError as exc:
-        where, line = _template_frame(project, exc)
+        where, line = _template_frame(project, exc, name)
         problems = Problems()
         problems.add(where, line, f"template error: {exc}",
-                     "use only names the template is given (org, doc, paper, parts); see docs/authoring.md")
+                     f"use only names the template is given ({given}); see {guide}")
         problems.raise_if_any(RenderError)
     raise AssertionError("unreachable")
 
 
-def _template_frame(project: Project, exc: Exception) -> tuple[str, int | None]:
+def _template_frame(project: Project, exc: Exception, name: str = TEMPLATE) -> tuple[str, int | None]:
     """Find the template file and line a runtime Jinja error came from."""
     templates = str(project.templates.resolve())
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if frame.filename and str(Path(frame.filename).resolve()).startswith(templates):
             return project.rel(Path(frame.filename).resolve()), frame.lineno
-    return project.rel(project.templates / TEMPLATE), None
+    return project.rel(project.templates / name), None

@@ -50,6 +50,31 @@ def built(tmp_path_factory) -> Built:
                  everything.stderr + combined.stderr)
 
 
+@dataclass
+class BuiltSite:
+    project: Path       # helpers.site_project: the fixture set with leaflet_url and an Arabic sample
+    out: Path           # `build.py site --out` into here
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> BuiltSite:
+    """The fixture set's website, built once for the session (tests/test_site*.py only read it)."""
+    import time
+
+    from helpers import run, site_project
+
+    root = tmp_path_factory.mktemp("site")
+    project = site_project(root / "project")
+    start = time.perf_counter()
+    result = run(project, "site", "--out", str(root / "site"))
+    seconds = time.perf_counter() - start
+    assert_ok(result)
+    return BuiltSite(project, root / "site", result.stdout, result.stderr, seconds)
+
+
 # --- Mail: real SMTP servers on 127.0.0.1 (tests/smtp_server.py) ---
 
 import smtp_server

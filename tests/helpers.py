@@ -68,6 +68,68 @@ def make_project(dest: Path, source: Path = FIXTURE) -> Path:
     return dest
 
 
+# The website (clearleaf/site.py) of the fixture set: its pages' addresses, and an Arabic
+# translation of the sample leaflet so that a right-to-left page is built too.
+SITE_URL = "https://www.fixture-health.example/leaflets/{id}"
+SITE_ROOT = SITE_URL.removesuffix("{id}")
+SAMPLE_AR = {"title": "نشرة الحارس التجريبية", "code": "FX-SAM-042-AR", "lang": "ar",
+             "danger": "اتصل بالرقم 999 الآن إذا شعرت بألم في الصدر"}
+SAMPLE_AR_TEXT = f"""---
+title: "{SAMPLE_AR['title']}"
+code: {SAMPLE_AR['code']}
+version: "3.7"
+translation_of: "3.7"
+published: 2026-01-15
+review_by: 2099-12-31
+owner: Fixture Owners Unit
+status: draft
+lang: ar
+summary: "نشرة تجريبية للاختبارات فقط. لها جملتان."
+sources:
+  - "المصدر التجريبي الأول"
+---
+
+!!! danger "اتصل بالرقم {{{{ org.emergency_number }}}} الآن إذا شعرت بألم في الصدر"
+    - ضيق مفاجئ في التنفس
+
+## العنوان الأول
+
+نص عادي في النشرة التجريبية، ليكون فيها نص بالحجم العادي.
+
+![مستطيل أزرق مكان رسم الصمام](images/diagram.svg)
+
+## العنوان الثاني
+
+اتصل بنا على الرقم {{{{ org.phones.desk.number }}}} إذا كان لديك سؤال.
+"""
+# A line of raw HTML in the sample leaflet: the web page, like the PDF, prints it as text.
+RAW_HTML = '<script>alert("x")</script> <b>Ochre raw line</b>'
+
+
+def site_project(dest: Path) -> Path:
+    """The fixture set as its website is tested: leaflet_url set, an Arabic translation of the
+    sample, and a line of raw HTML in it."""
+    make_project(dest)
+    with open(dest / "leaflets" / "org.yaml", "a", encoding="utf-8") as f:
+        f.write(f"leaflet_url: {SITE_URL}\n")
+    (dest / "leaflets" / "sample.ar.md").write_text(SAMPLE_AR_TEXT, "utf-8")
+    sample = dest / "leaflets" / "sample.md"
+    heading = "## Periwinkle heading\n"
+    sample.write_text(sample.read_text("utf-8").replace(heading, f"{RAW_HTML}\n\n{heading}"), "utf-8")
+    return dest
+
+
+def scan_qr(pdf: Path, page: int, tmp_path: Path) -> list[str]:
+    """Render one page at 300 dpi and decode every QR code on it, as a phone camera would."""
+    import subprocess
+
+    png = tmp_path / f"page-{page}"
+    subprocess.run(["pdftoppm", "-png", "-r", "300", "-f", str(page), "-l", str(page), "-singlefile", str(pdf),
+                    str(png)], check=True)
+    result = subprocess.run(["zbarimg", "-q", "--raw", f"{png}.png"], capture_output=True, text=True)
+    return result.stdout.split()
+
+
 def run(project: Path, *args: str):
     """Invoke the CLI in-process against project; stdout and stderr are kept apart."""
     return CliRunner().invoke(cli, ["--project", str(project), *map(str, args)])

@@ -593,8 +593,9 @@ def test_email_language_without_catalogue_is_refused(project):
 
 # --- Every word is wrapped for translation ------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["handout.html", "part.html", "your-details.html", "email_subject.txt",
-                                  "email_body.txt"])
+@pytest.mark.parametrize("name", ["handout.html", "part.html", "end-matter.html", "your-details.html",
+                                  "email_subject.txt", "email_body.txt", "site/base.html", "site/page.html",
+                                  "site/index.html"])
 def test_templates_hard_code_no_words(name):
     """Strip translated text, Jinja code and HTML tags: no words may be left."""
     source = (REPO / "templates" / name).read_text("utf-8")

@@ -3,7 +3,6 @@ carries at least error-correction level M, so a crease or a smudge does not stop
 
 from __future__ import annotations
 
-import subprocess
 from collections import Counter
 
 import pdfplumber
@@ -11,6 +10,7 @@ import pytest
 import segno
 
 from helpers import assert_ok, build, page_texts
+from helpers import scan_qr as scan
 
 URL = "https://www.fixture-health.example/leaflets/{id}"
 
@@ -22,13 +22,6 @@ def qr_project(project):
     return project
 
 
-def scan(pdf, page: int, tmp_path) -> list[str]:
-    """Render one page at 300 dpi and decode every QR code on it, as a phone camera would."""
-    png = tmp_path / f"page-{page}"
-    subprocess.run(["pdftoppm", "-png", "-r", "300", "-f", str(page), "-l", str(page), "-singlefile", str(pdf),
-                    str(png)], check=True)
-    result = subprocess.run(["zbarimg", "-q", "--raw", f"{png}.png"], capture_output=True, text=True)
-    return result.stdout.split()
 
 
 # ISO/IEC 18004 format information: 15 bits, XOR-masked with 101010000010010; the top two data bits
@@ -102,7 +95,9 @@ def test_last_page_has_a_qr_code_that_scans_to_the_exact_url(qr_project, tmp_pat
     assert error_level(printed_matrix(pdf, leaflet_last + 1)) in AT_LEAST_M
     # The QR code sits beside the start of "About this insert", wherever that falls.
     insert_about = max(i for i, t in enumerate(texts) if "About this insert" in t)
-    assert scan(pdf, insert_about + 1, tmp_path) == [URL.format(id="second-insert")]
+    # second-insert is written in Spanish: this handout carries its English translation, whose
+    # page is the insert's with /en after the id (config.leaflet_url), so the code opens English.
+    assert scan(pdf, insert_about + 1, tmp_path) == [URL.format(id="second-insert/en")]
     assert error_level(printed_matrix(pdf, insert_about + 1)) in AT_LEAST_M
 
 
