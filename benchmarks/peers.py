@@ -11,11 +11,16 @@ on each paper), in a copy of this project:
 - Chromium through Playwright (Debian's /usr/bin/chromium), one browser, `page.pdf()` per file,
   on the same HTML with its styles inlined (skipped, with a message, where Chromium is absent);
 - the project's own `build`: from nothing (--force), again with nothing changed, and again
-  after one leaflet is edited.
+  after one leaflet is edited;
+- a personalised handout (`handout dvt --insert venous-stent --patient FILE`) from the shell: the
+  first of its kind (the project's .clearleaf-cache/ emptied before each run), and the usual case
+  (another patient's handout of the same leaflet made before).
 
-Each runs in a process of its own; it prints the median wall time, the ratio to the project's
-full build, the peak memory of that process tree (RSS summed, from /proc) and the PDF bytes
-written. Figures, never assertions: CI runs it with --runs 1 as a smoke test.
+The HTML is made once, beforehand, so the peers are timed on rendering alone; the project's own
+commands are timed as a user runs them, `build.py` from start to exit. Each runs in a process of
+its own; it prints the median wall time, the ratio to the project's full build, the peak memory
+of that process tree (RSS summed, from /proc) and the PDF bytes written. Figures, never
+assertions: CI runs it with --runs 1 as a smoke test.
 """
 
 import argparse
@@ -45,6 +50,17 @@ PAPER_FORMAT = {"a4": "A4", "letter": "Letter"}
 
 # --- the work each way does, run in a child process (--one WAY) ------------------------------------
 
+PATIENT = """name: Ann Example
+clinician: Dr A. Patel
+medication:
+  name: Apixaban
+  dose: 5 mg
+  how_often: Twice a day
+  until: 26 February 2027
+follow_up: Clinic 4, 3 Dec 2026, 10:30
+reference: MRN-0042
+"""
+
 def catalogue(project_root: Path) -> list[dict]:
     """Each catalogue PDF build makes: its name, paper, HTML, stylesheet files and inlined HTML."""
     from clearleaf import builder, content, pdf, render
@@ -71,14 +87,11 @@ def catalogue(project_root: Path) -> list[dict]:
 
 
 def one(way: str, project_root: Path, out: Path) -> None:
-    """Do one way's work once; the parent times and samples this process."""
+    """Do one peer's work once, on the HTML made beforehand; the parent times and samples this process."""
     out.mkdir(parents=True, exist_ok=True)
-    if way.startswith("build"):
-        args = [sys.executable, str(ROOT / "build.py"), "--project", str(project_root), "build", "--out",
-                str(out), "--quiet"] + (["--force"] if way == "build-cold" else [])
-        subprocess.run(args, check=True)
-        return
-    jobs = catalogue(project_root)
+    jobs = json.loads((project_root / "catalogue.json").read_text("utf-8"))
+    for job in jobs:
+        job["css"] = [Path(css) for css in job["css"]]
     base = project_root.joinpath("leaflets").resolve().as_uri() + "/"
     if way == "weasyprint-command":
         for job in jobs:
@@ -113,16 +126,26 @@ def one(way: str, project_root: Path, out: Path) -> None:
 
 # --- the parent: time, sample memory, report ------------------------------------------------------
 
+def command(way: str, project_root: Path, out: Path, run: int) -> list[str]:
+    """The command a way runs: build.py itself for the project's own, a child of this script for a peer."""
+    build_py = [sys.executable, str(ROOT / "build.py"), "--project", str(project_root)]
+    if way.startswith("build"):
+        return build_py + ["build", "--out", str(out), "--quiet"] + (["--force"] if way == "build-cold" else [])
+    if way.startswith("handout"):
+        return build_py + ["handout", "dvt", "--insert", "venous-stent", "--patient", str(project_root / "ann.yaml"),
+                           "--allow-draft", "--out", str(out / f"handout-{run}.pdf"), "--quiet"]
+    return [sys.executable, __file__, "--one", way, "--project", str(project_root), "--out", str(out)]
+
+
 def run_way(way: str, project_root: Path, out: Path, runs: int, before=None) -> dict:
     times, peak = [], 0.0
-    for _ in range(runs):
+    for run in range(runs):
         if before:
             before()
-        if way != "build-unchanged" and way != "build-one-edit" and out.exists():
+        if way not in ("build-unchanged", "build-one-edit", "handout") and out.exists():
             shutil.rmtree(out)
         start = time.perf_counter()
-        child = subprocess.Popen([sys.executable, __file__, "--one", way, "--project", str(project_root),
-                                  "--out", str(out)])
+        child = subprocess.Popen(command(way, project_root, out, run))
         sampler = MemorySampler(lambda: [child.pid])
         sampler.start()
         code = child.wait()
@@ -167,6 +190,15 @@ def main():
         results.append(run_way("build-unchanged", project, build_out, args.runs))
         results.append(run_way("build-one-edit", project, build_out, args.runs, before=edit_one))
         leaflet.write_text(original, "utf-8")
+        (project / "ann.yaml").write_text(PATIENT, "utf-8")
+        results.append(run_way("handout-first", project, tmp / "handout-first", args.runs,
+                               before=lambda: shutil.rmtree(project / ".clearleaf-cache", ignore_errors=True)))
+        subprocess.run(command("handout", project, tmp / "warm-up", 0), check=True)  # another patient's, before
+        results.append(run_way("handout", project, tmp / "handout", args.runs))
+        jobs = catalogue(project)  # the peers' HTML, made once and outside their timing
+        for job in jobs:
+            job["css"] = [str(css) for css in job["css"]]
+        (project / "catalogue.json").write_text(json.dumps(jobs), "utf-8")
         results.append(run_way("weasyprint-one-process", project, tmp / "wp-one", args.runs))
         results.append(run_way("weasyprint-command", project, tmp / "wp-cmd", args.runs))
         if CHROMIUM.exists():
@@ -177,13 +209,15 @@ def main():
     names = {"build-cold": "build.py build, from nothing (--force)",
              "build-unchanged": "build.py build, nothing changed",
              "build-one-edit": "build.py build, one leaflet edited",
+             "handout-first": "build.py handout (dvt + stent), first of its kind",
+             "handout": "build.py handout (dvt + stent), another patient",
              "weasyprint-one-process": "WeasyPrint, one process, write_pdf per file",
              "weasyprint-command": "weasyprint command, one process per file",
              "chromium": "Chromium (Playwright), page.pdf per file"}
     print(f"\n{results[0]['pdfs']} catalogue PDFs, median of {args.runs} run(s); ratio = time / the full build's")
-    print(f"{'way':<46} {'wall s':>7} {'ratio':>6} {'peak MB':>8} {'PDFs':>5} {'PDF bytes':>10}")
+    print(f"{'way':<52} {'wall s':>7} {'ratio':>6} {'peak MB':>8} {'PDFs':>5} {'PDF bytes':>10}")
     for r in results:
-        print(f"{names[r['way']]:<46} {r['seconds']:7.2f} {r['seconds'] / base:6.2f} {r['peak_mb']:8.0f} "
+        print(f"{names[r['way']]:<52} {r['seconds']:7.2f} {r['seconds'] / base:6.2f} {r['peak_mb']:8.0f} "
               f"{r['pdfs']:5d} {r['bytes']:10d}")
     print(json.dumps({"results": results}))
 
