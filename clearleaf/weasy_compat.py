@@ -7,7 +7,8 @@ major release:
   7.2), or a screen reader would read Arabic backwards;
 - page_boxes reads a laid-out page's boxes (Page._page_box), to tell what landed on which page;
 - delete_font_copies deletes the fonts a FontConfiguration copied to a temporary folder (_folder);
-- _import loads WeasyPrint's system libraries by their sonames, skipping cffi's slow search.
+- _import loads WeasyPrint's system libraries by their sonames, skipping cffi's slow search, and
+  leaves fontTools.subset (WeasyPrint's fallback subsetter) unrun until something uses it.
 
 pdf.py's finishers also rely on the shape of WeasyPrint 70's tag tree. install() checks the
 version before any of this runs: on a version it was not written for, Clearleaf stops with a
@@ -72,6 +73,7 @@ def _import():
 
     if "weasyprint" in sys.modules:
         return sys.modules["weasyprint"]
+    _import_lazily("fontTools.subset")
     real = ctypes.util.find_library
     ctypes.util.find_library = lambda name: None
     try:
@@ -85,6 +87,35 @@ def _import():
             del sys.modules[name]
         import weasyprint
     return weasyprint
+
+
+def _import_lazily(name: str) -> None:
+    """Put a stand-in for module name in sys.modules that imports the real one when first used.
+
+    WeasyPrint imports fontTools.subset (about 70 ms, with the OpenType tables it loads) for its
+    fallback font subsetter; with HarfBuzz's subsetter, which bootstrap.py installs, it is never
+    used. (importlib's LazyLoader cannot do this: the import statement itself reads the module's
+    __spec__, which loads it.)
+    """
+    import importlib
+    import importlib.util
+    import types
+
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return
+    stand_in = types.ModuleType(name)
+    stand_in.__spec__ = spec
+
+    def real():
+        if sys.modules.get(name) is stand_in:
+            del sys.modules[name]
+        return importlib.import_module(name)
+
+    stand_in.__getattr__ = lambda attr: getattr(real(), attr)  # PEP 562: only for what it lacks
+    sys.modules[name] = stand_in
 
 
 def _actual_text_for_rtl(stream_class) -> None:

@@ -62,3 +62,32 @@ def test_no_render_workers_start_on_an_unsupported_weasyprint(project, newer_wea
         pdf.BuildPool(Project(project), workers=1)
     with pytest.raises(RenderError, match=f"WeasyPrint {UNSUPPORTED} is installed"):
         pdf.WarmPool(Project(project), workers=1)
+
+
+LAZY_PROBE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from clearleaf import pdf
+from clearleaf.config import Project
+from pathlib import Path
+renderer = pdf.Renderer(Project(Path(sys.argv[2])), pdf.Style("a4"))
+made = renderer.render("<html lang=en><body><p>Subset me, please.</p></body></html>")
+renderer.close()
+before = "Subsetter" in vars(sys.modules["fontTools.subset"])
+from weasyprint.pdf import fonts
+usable = fonts.subset.Subsetter.__name__ == "Subsetter"  # the fallback still works when asked for
+print(json.dumps({"loaded": before, "usable": usable, "pages": made.pages}))
+"""
+
+
+def test_fonttools_subsetter_is_not_run_unless_weasyprint_needs_it(project):
+    """WeasyPrint imports its fallback subsetter (about 70 ms) though HarfBuzz does the subsetting."""
+    import json
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    done = subprocess.run([sys.executable, "-c", LAZY_PROBE, str(REPO), str(project)], capture_output=True,
+                          text=True, check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"loaded": False, "usable": True, "pages": 1}
