@@ -14,9 +14,10 @@ from markupsafe import Markup
 from . import content, i18n, manifest, pdf, personal, records, render
 from .config import Project
 from .content import INSERT, LEAFLET, Leaflet, Library
-from .errors import ContentError, Problem, Problems, RenderError
+from .errors import ContentError, Problem, Problems, RenderError, cannot, os_reason
 
 DUE_SOON = timedelta(days=90)
+OUT_FIX = "choose another --out folder, or check its permissions and free space"
 # The rows of "Your details" a patient must find on page 1 (templates/your-details.html).
 PERSONAL_FIRST_PAGE = ("your-details", "row-name", "row-medicine", "row-dose", "row-how-often", "row-until")
 
@@ -117,8 +118,7 @@ def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: boo
         try:
             pdf.write_atomic(job.path, rendered.pdf)
         except OSError as exc:
-            raise RenderError([Problem(str(job.path), None, f"cannot write the PDF: {exc.strerror}",
-                                       "choose another --out folder, or check its permissions and free space")]) from None
+            raise cannot(job.path, "write the PDF", exc, OUT_FIX, RenderError) from None
         relative = _relative(job.path, out)
         entries[relative] = manifest.Entry(keys[relative], hashlib.sha256(rendered.pdf).hexdigest(), rendered.pages,
                                            [p.shown for p in job.parts])
@@ -135,7 +135,11 @@ def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: boo
                                 "delete the PDF, or build with --prune to remove every such PDF")
         elif gone:
             del entries[relative]
-    manifest.write(out, entries)
+    try:
+        manifest.write(out, entries)
+    except OSError as exc:
+        raise cannot(out / manifest.NAME, "write the build manifest", exc,
+                     OUT_FIX + "; the PDFs are written, and the next build renders them again") from None
     return Result(jobs, warnings, removed)
 
 
@@ -146,13 +150,17 @@ def _relative(path: Path, out: Path) -> str:
 def _check_writable(out: Path, problems: Problems) -> None:
     """Report an output folder that cannot be made, before any rendering starts."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        kind = pdf.existing(out)
+        if kind is None:
+            out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        problems.add(str(out), None, f"cannot create the output folder: {exc.strerror}",
+        problems.add(str(out), None, f"cannot create the output folder: {os_reason(exc)}", "choose another --out folder")
+        return
+    if kind not in (None, "folder"):
+        problems.add(str(out), None, "cannot create the output folder: it is a file, not a folder",
                      "choose another --out folder")
-    else:
-        if not os.access(out, os.W_OK):
-            problems.add(str(out), None, "the output folder is not writable", "choose another --out folder")
+    elif not os.access(out, os.W_OK):
+        problems.add(str(out), None, "the output folder is not writable", "choose another --out folder")
 
 
 def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool, today: date,

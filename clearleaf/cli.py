@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -12,7 +13,7 @@ import click
 
 from . import __version__, builder, deliver, handout
 from .config import Project, default_root
-from .errors import ClearleafError, Problems
+from .errors import ClearleafError, Problem, Problems, os_reason
 from .pdf import PAPERS, VARIANTS, check_bleed, font_characters
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -20,8 +21,43 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 def _fail(exc: ClearleafError):
     for line in exc.text.splitlines():
-        click.echo(line, err=True)
+        _err(line)
     sys.exit(1)
+
+
+def _out(text: str = "") -> None:
+    """Print a line of the command's output; a full disk or a closed pipe is a ClearleafError."""
+    try:
+        click.echo(text)
+    except OSError as exc:
+        try:  # so that Python's own flush at exit does not fail again with a traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        raise ClearleafError([Problem("standard output", None, f"cannot write: {os_reason(exc)}",
+                                      "send the output somewhere with room (another file or disk), or not "
+                                      "to a file at all")]) from None
+
+
+def _err(text: str) -> None:
+    """Print a line on stderr; when even that cannot be written, the exit code still tells."""
+    try:
+        click.echo(text, err=True)
+    except OSError:
+        pass
+
+
+class Group(click.Group):
+    """The command group: any ClearleafError becomes `path: problem — fix` lines on stderr and exit code 1.
+
+    Only a ClearleafError may reach here; anything else is a bug, and keeps its traceback.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ClearleafError as exc:
+            _fail(exc)
 
 
 def _papers(paper: str) -> tuple[str, ...]:
@@ -58,7 +94,7 @@ class Progress:
             self.bar.__exit__(*exc)
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="clearleaf")
 @click.option("--project", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project folder holding leaflets/, templates/ and styles/ (default: this one).")
@@ -83,7 +119,7 @@ def cli(ctx, root):
               help="Paper size.")
 @click.option("--insert", "inserts", multiple=True, metavar="INSERT_ID",
               help="Add a procedure insert after the leaflet (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist"),
               show_default=True, help="Output folder.")
 @click.option("--allow-overdue", is_flag=True,
               help="Build leaflets whose review date has passed, stamped 'Review overdue' on every page.")
@@ -129,14 +165,14 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
     if quiet:
         return
     for warning in result.warnings:
-        click.echo(warning, err=True)
+        _err(warning)
     for job in result.jobs:
-        click.echo(f"{'unchanged' if job.reused else 'wrote'} {job.path} ({job.pages} page{'s' if job.pages != 1 else ''})")
+        _out(f"{'unchanged' if job.reused else 'wrote'} {job.path} ({job.pages} page{'s' if job.pages != 1 else ''})")
     for path in result.removed:
-        click.echo(f"removed {path} (its source is gone)")
+        _out(f"removed {path} (its source is gone)")
     rendered = sum(1 for job in result.jobs if not job.reused)
     reused = f"; {len(result.jobs) - rendered} unchanged" if rendered < len(result.jobs) else ""
-    click.echo(f"built {rendered} PDF{'s' if rendered != 1 else ''}{reused} in {time.perf_counter() - start:.1f} s")
+    _out(f"built {rendered} PDF{'s' if rendered != 1 else ''}{reused} in {time.perf_counter() - start:.1f} s")
 
 
 @cli.command(name="list")
@@ -154,10 +190,10 @@ def list_(project):
                         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     if problems:
         for p in problems:
-            click.echo(str(p), err=True)
+            _err(str(p))
         sys.exit(1)
 
 
@@ -177,7 +213,7 @@ def html(project, leaflet_id, inserts, paper, variant, lang):
         python build.py html dvt --insert venous-stent > /tmp/dvt.html
     """
     try:
-        click.echo(builder.html(project, leaflet_id, inserts, paper, variant=variant, lang=lang))
+        _out(builder.html(project, leaflet_id, inserts, paper, variant=variant, lang=lang))
     except ClearleafError as exc:
         _fail(exc)
 
@@ -270,8 +306,8 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
     if quiet:
         return
     for receipt in receipts:
-        click.echo(f"wrote {receipt.detail} ({receipt.pages} pages)")
-    click.echo(f"saved {len(receipts)} handout{'s' if len(receipts) != 1 else ''} in "
+        _out(f"wrote {receipt.detail} ({receipt.pages} pages)")
+    _out(f"saved {len(receipts)} handout{'s' if len(receipts) != 1 else ''} in "
                f"{time.perf_counter() - start:.1f} s")
 
 
@@ -302,7 +338,7 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
     except ClearleafError as exc:
         _fail(exc)
     sides = "two-sided" if duplex else "one-sided"
-    click.echo(f"sent to {printer} as job {receipt.detail} ({receipt.pages} pages, {copies} "
+    _out(f"sent to {printer} as job {receipt.detail} ({receipt.pages} pages, {copies} "
                f"cop{'ies' if copies != 1 else 'y'}, {sides}, {paper})")
 
 
@@ -313,7 +349,7 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
 @click.option("--to", "to", required=True, metavar="ADDRESS", help="The patient's e-mail address.")
 @click.option("--encrypt", is_flag=True,
               help="Protect the PDF with a password (AES-256), read from HANDOUT_PASSWORD or asked for.")
-@click.option("--eml", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+@click.option("--eml", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Write the message to FILE instead of sending it.")
 @click.option("--smtp-host", default=None, help="Mail server (default: smtp.host in leaflets/org.yaml).")
 @click.option("--smtp-port", type=click.IntRange(1, 65535), default=None, help="Mail server port.")
@@ -350,7 +386,7 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         _fail(exc)
     protected = ", password-protected" if encrypt else ""
     # The address is not repeated: this output may be seen or logged by others.
-    click.echo(f"wrote the message to {eml}" if eml else f"e-mailed the handout ({item.job.pages} pages{protected})")
+    _out(f"wrote the message to {eml}" if eml else f"e-mailed the handout ({item.job.pages} pages{protected})")
 
 
 def _handout_password() -> str:
@@ -389,7 +425,7 @@ def check_(project, ids, fmt):
     from . import check as checks
 
     reports = checks.check(project, ids or None)
-    click.echo(checks.to_json(reports) if fmt == "json" else checks.to_text(reports))
+    _out(checks.to_json(reports) if fmt == "json" else checks.to_text(reports))
     if checks.has_errors(reports):
         sys.exit(1)
 
@@ -422,7 +458,7 @@ def serve(project, host, port, allow_draft, workers, smtp_ca_file):
 
     options = DeskOptions(host, port, allow_draft, workers, smtp_ca_file, os.environ.get("SMTP_PASSWORD"))
     try:
-        run(project, options, say=lambda line: click.echo(line, err=True))
+        run(project, options, say=_err)
     except ClearleafError as exc:
         _fail(exc)
 
@@ -468,7 +504,7 @@ def desk_user_add(project, name):
         new = staff.set_user(path, name, password)
     except ClearleafError as exc:
         _fail(exc)
-    click.echo(f"{'added' if new else 'changed the password of'} {name} in {project.rel(path)}")
+    _out(f"{'added' if new else 'changed the password of'} {name} in {project.rel(path)}")
 
 
 @desk_user.command(name="remove")
@@ -488,7 +524,7 @@ def desk_user_remove(project, name):
         staff.remove_user(path, name)
     except ClearleafError as exc:
         _fail(exc)
-    click.echo(f"removed {name} from {project.rel(path)}; a running desk signs them out at once")
+    _out(f"removed {name} from {project.rel(path)}; a running desk signs them out at once")
 
 
 @desk_user.command(name="list")
@@ -507,7 +543,7 @@ def desk_user_list(project):
     except ClearleafError as exc:
         _fail(exc)
     for name in sorted(users):
-        click.echo(name)
+        _out(name)
 
 
 def main():

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import Problem, Problems
+from .errors import Problem, Problems, os_reason
 from .schema import ID_RE, LANG_RE
 
 ORG_FILE = "org.yaml"
@@ -272,7 +272,11 @@ def default_root() -> Path:
 def read_text(path: Path, shown: str, problems: Problems) -> str | None:
     """Read a UTF-8 file, reporting the line of the first bad byte when it is not UTF-8, and every
     line that holds an invisible formatting character (see invisible_characters)."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.add(shown, None, f"cannot read the file: {os_reason(exc)}", "check the path and its permissions")
+        return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import mail, printing, records
-from .errors import ClearleafError, Problem
+from .errors import ClearleafError, Problem, cannot
 
 
 @dataclass(frozen=True)
@@ -148,27 +148,47 @@ def save(handout, options: SaveOptions) -> tuple[str, dict]:
     from .pdf import write_atomic
 
     path = Path(options.path)
-    refuse_inputs(path, options.protect)
+    check_target(path, options.overwrite, options.protect)
     try:
         write_atomic(path, handout.pdf, mode=0o600, overwrite=options.overwrite)
-    except FileExistsError as exc:
-        if path.exists() and not path.parent.is_file():
-            raise ClearleafError([Problem(str(path), None, "the file already exists",
-                                          "choose another --out, or add --overwrite to replace it")]) from None
-        raise ClearleafError([Problem(str(path), None, f"cannot write the handout: {exc.strerror} (a folder "
-                                      "in the path is a file)", "choose another --out")]) from None
+    except FileExistsError:
+        raise ClearleafError([Problem(str(path), None, "the file already exists",
+                                      "choose another --out, or add --overwrite to replace it")]) from None
     except OSError as exc:
-        raise ClearleafError([Problem(str(path), None, f"cannot write the handout: {exc.strerror}",
-                                      "choose another --out, or check the folder's permissions and free space")]
-                             ) from None
+        raise cannot(path, "write the handout", exc,
+                     "choose another --out, or check the folder's permissions and free space") from None
     return str(path), {}
 
 
+def check_target(path: Path, overwrite: bool, inputs=(), option: str = "--out", what: str = "the handout") -> bool:
+    """Refuse a path that cannot take a new file: an input file, a folder, a device or a pipe,
+    a path under a file, a name too long; and an existing file unless overwrite.
+
+    Return whether a file is there now (to be replaced). Raise ClearleafError naming path.
+    """
+    from .pdf import existing
+
+    refuse_inputs(path, inputs, option)
+    fix = f"choose another {option}"
+    try:
+        kind = existing(Path(path))
+    except OSError as exc:
+        raise cannot(path, f"write {what}", exc, fix) from None
+    if kind == "folder":
+        raise ClearleafError([Problem(str(path), None, f"cannot write {what}: it is a folder, not a file", fix)])
+    if kind == "other":
+        raise ClearleafError([Problem(str(path), None, f"cannot write {what}: it is not a regular file (a device, "
+                                      "a pipe or a socket)", f"{fix}: only a file is ever replaced")])
+    if kind == "file" and not overwrite:
+        raise ClearleafError([Problem(str(path), None, "the file already exists",
+                                      f"{fix}, or add --overwrite to replace it")])
+    return kind == "file"
+
+
 def check_targets(paths, overwrite: bool, inputs=()) -> None:
-    """Before a batch writes anything: refuse input files, and files that exist unless overwrite."""
-    for path in paths:
-        refuse_inputs(path, inputs)
-    existing = [str(p) for p in paths if Path(p).exists()]
+    """Before a batch writes anything: refuse every path check_target would, and existing files
+    unless overwrite (all of them counted in one message)."""
+    existing = [str(path) for path in paths if check_target(Path(path), True, inputs)]
     if existing and not overwrite and len(paths) == 1:
         raise ClearleafError([Problem(existing[0], None, "the file already exists",
                                       "choose another --out, or add --overwrite to replace it")])
@@ -180,12 +200,18 @@ def check_targets(paths, overwrite: bool, inputs=()) -> None:
                                       "choose another --out folder, or add --overwrite to replace them")])
 
 
-def refuse_inputs(path: Path, inputs) -> None:
+def refuse_inputs(path: Path, inputs, option: str = "--out") -> None:
     """Refuse to write over a file a command reads (the patient file), whatever the flags."""
     for given in inputs:
-        if given is not None and Path(path).resolve() == Path(given).resolve():
+        if given is None:
+            continue
+        try:
+            same = Path(path).resolve() == Path(given).resolve()
+        except (OSError, RuntimeError):  # a name too long, a link that loops: check_target reports it
+            same = False
+        if same:
             raise ClearleafError([Problem(str(path), None, "this is the file the patient's details were read from",
-                                          "choose another --out: an input file is never written over")])
+                                          f"choose another {option}: an input file is never written over")])
 
 
 @channel("download", DownloadOptions)
@@ -227,10 +253,7 @@ def email_options(org, to: str, *, eml: Path | None = None,
     """
     address = mail.check_address(to)
     if eml:
-        refuse_inputs(Path(eml), protect)
-        if Path(eml).exists() and not overwrite:
-            raise ClearleafError([Problem(str(eml), None, "the file already exists",
-                                          "choose another --eml, or add --overwrite to replace it")])
+        check_target(Path(eml), overwrite, protect, "--eml", "the e-mail file")
         return EmailOptions(address, mail.sender_address(org), eml=Path(eml), overwrite=overwrite)
     settings = mail.smtp_settings(org, smtp_host, smtp_port, smtp_ca_file)
     return EmailOptions(address, settings.sender, settings, smtp_password)

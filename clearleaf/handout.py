@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date
 from difflib import get_close_matches
@@ -18,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from .config import INVISIBLE_FIX, compose, invisible_characters, mapping_items, read_text
-from .errors import ContentError, Problem, Problems
+from .errors import ContentError, Problem, Problems, cannot
 from .schema import DATE_RE
 
 # Pinned: hospital systems write these keys. Limits keep the "Your details" box on page 1.
@@ -133,8 +135,7 @@ def load_patient(path: Path, today: date, drawable: frozenset | None = None) -> 
     """Load one patient from a YAML or JSON file; raise ContentError naming keys and lines."""
     problems = Problems()
     shown = str(path)
-    if not path.is_file():
-        raise ContentError([_missing(shown)])
+    _check_file(path, shown, "--patient")
     text = read_text(path, shown, problems)
     root = compose(text, shown, 1, problems) if text is not None else None
     raw: dict = {}
@@ -163,8 +164,7 @@ def load_patients_csv(path: Path, today: date, drawable: frozenset | None = None
     """Load a discharge list: one patient a row, nested keys as 'medication.name' columns."""
     problems = Problems()
     shown = str(path)
-    if not path.is_file():
-        raise ContentError([_missing(shown)])
+    _check_file(path, shown, "--patients")
     text = read_text(path, shown, problems)
     if text is None:
         problems.raise_if_any()
@@ -213,5 +213,15 @@ def _scalar(node):
     return node.value if isinstance(node, yaml.ScalarNode) else [_scalar(n) for n in node.value]
 
 
-def _missing(shown: str) -> Problem:
-    return Problem(shown, None, "the patient file does not exist", "check the path given to --patient")
+def _check_file(path: Path, shown: str, option: str) -> None:
+    """Raise ContentError unless path is a file that can be looked at (never an OSError)."""
+    fix = f"check the path given to {option}"
+    try:
+        found = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ContentError([Problem(shown, None, "the patient file does not exist", fix)]) from None
+    except OSError as exc:
+        raise cannot(shown, "read the patient file", exc, fix, ContentError) from None
+    if not stat.S_ISREG(found.st_mode):
+        raise ContentError([Problem(shown, None, "the patient file is not a file (a folder, a device or a pipe)",
+                                    fix)])

@@ -28,7 +28,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from . import i18n
 from .config import ORG_FILE, Org, Project, public_org
-from .errors import ClearleafError, Problem
+from .errors import ClearleafError, Problem, os_reason
 from .pdf import write_atomic
 from .render import install_filters
 
@@ -474,5 +474,5 @@ def write_eml(message: EmailMessage, path: Path, overwrite: bool = False) -> Non
         raise _error(str(path), "the file already exists",
                      "choose another --eml, or add --overwrite to replace it") from None
     except OSError as exc:
-        raise _error(str(path), f"cannot write the e-mail file: {exc.strerror}",
+        raise _error(str(path), f"cannot write the e-mail file: {os_reason(exc)}",
                      "choose another folder, or check its permissions and free space") from None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import mimetypes
 import os
 import re
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -471,21 +473,56 @@ def capture_warnings():
         logger.removeHandler(handler)
 
 
+class NotARegularFile(OSError):
+    """The path names a device, a pipe or a socket: never something to replace with a file."""
+
+    def __init__(self, path):
+        super().__init__(errno.EINVAL, "it is not a regular file (a device, a pipe or a socket)", str(path))
+
+
+def existing(path: Path) -> str | None:
+    """Return what is at path: None (nothing yet), "file", "folder" or "other" (a device, a pipe).
+
+    Raise OSError when the path cannot be looked at: a folder in it is a file (NotADirectoryError),
+    its name is too long, or a folder may not be read.
+    """
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(found.st_mode):
+        return "file"
+    return "folder" if stat.S_ISDIR(found.st_mode) else "other"
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o644, overwrite: bool = True) -> None:
     """Write data to path so that readers see the old file or the whole new one, never half.
 
     Personalised handouts pass mode 0o600: they carry patient details. With overwrite False an
     existing file is never replaced (FileExistsError), even one that appears while writing: the
-    finished file is linked into place, which fails if the name is taken.
+    finished file is linked into place, which fails if the name is taken. A folder, a device
+    (/dev/full) or a pipe at path is never replaced (IsADirectoryError, NotARegularFile).
+    Raise OSError when it cannot be written; nothing is left behind then.
     """
+    kind = existing(path)
+    if kind == "folder":
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if kind == "other":
+        raise NotARegularFile(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+            os.fsync(fd)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
         if overwrite:
             os.replace(tmp, path)
         else:
