@@ -252,3 +252,51 @@ def test_unbreakable_values_wrap_inside_the_details_box(project, tmp_path):
         phone = [w for w in page.extract_words() if w["text"] == "Phone"][-1]  # the label, not the danger title
         seen_by = [c for c in page.chars if c["text"] == "x" and abs(c["top"] - phone["top"]) < 3]
         assert seen_by and max(c["x1"] for c in seen_by) < phone["x0"]  # nor over the next label
+
+
+# --- Patient data never in an error message (issue 12, item 11) ---------------------------------------
+
+def test_a_csv_without_a_header_row_shows_no_names_or_references(project, tmp_path):
+    csv = tmp_path / "today.csv"
+    csv.write_text("Quillon Vexworthy,MRN-7731,Apixaban\nBo Example,MRN-7732,Rivaroxaban\n", "utf-8")
+    result = handout(project, "--patients", csv, "--out", tmp_path / "o")
+    err = assert_clean_error(result, tmp_path / "o")
+    assert f"{csv}:1: the first row is not a header row: none of its 3 cells is a column name — " in err
+    for private in ("Quillon", "Vexworthy", "MRN-7731", "Apixaban"):
+        assert private not in result.output + result.stderr
+
+
+def test_an_unknown_csv_column_is_named_by_its_number(project, tmp_path):
+    csv = tmp_path / "today.csv"
+    csv.write_text("reference,nmae,Quillon Vexworthy\nR1,a,b\n", "utf-8")
+    err = assert_clean_error(handout(project, "--patients", csv, "--out", tmp_path / "o"))
+    assert f"{csv}:1: column 2 has an unknown heading — did you mean 'name'?" in err
+    assert f"{csv}:1: column 3 has an unknown heading — " in err
+    assert "nmae" not in err and "Quillon" not in err
+
+
+def test_a_repeated_reference_is_not_echoed(project, tmp_path):
+    csv = tmp_path / "today.csv"
+    csv.write_text("reference,name\nMRN-7731,a\nMRN-7731,b\n", "utf-8")
+    err = assert_clean_error(handout(project, "--patients", csv, "--out", tmp_path / "o"))
+    assert f"{csv}:3: this row's reference is also on line 2 — give every row its own reference" in err
+    assert "MRN-7731" not in err
+
+
+def test_an_unknown_key_in_a_patient_file_is_not_echoed(project, tmp_path):
+    patient = tmp_path / "p.yaml"
+    patient.write_text("reference: R1\nQuillon Vexworthy: yes\nmedication:\n  name: A\n  Quillon Vexworthy: x\n"
+                       "nmae: Bo\n", "utf-8")
+    result = handout(project, "--patient", patient, "--out", tmp_path / "h.pdf")
+    err = assert_clean_error(result)
+    assert f"{patient}:2: unknown key in column 1 — allowed keys are name, issued" in err
+    assert f"{patient}:5: unknown key under 'medication' in column 3 — allowed keys are medication.name" in err
+    assert f"{patient}:6: unknown key in column 1 — did you mean 'name'?" in err
+    assert "Quillon" not in result.output + result.stderr and "nmae" not in err
+
+
+def test_a_key_given_twice_in_a_patient_file_is_not_echoed(project, tmp_path):
+    patient = tmp_path / "p.yaml"
+    patient.write_text("reference: R1\nQuillon Vexworthy: 1\nQuillon Vexworthy: 2\n", "utf-8")
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "h.pdf"))
+    assert f"{patient}:3: the key in column 1 is given twice — " in err and "Quillon" not in err
