@@ -38,6 +38,7 @@ PATIENT_KEYS = {
 # A reference names the PDF file, so it is a plain token: no spaces, slashes or dots at the start.
 REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_LIST_BYTES = 32_000_000  # a discharge list: some 100,000 rows
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def load_patients_csv(path: Path, today: date, drawable: frozenset | None = None
     problems = Problems()
     shown = str(path)
     _check_file(path, shown, "--patients")
-    text = read_text(path, shown, problems)
+    text = read_text(path, shown, problems, MAX_LIST_BYTES)
     if text is None:
         problems.raise_if_any()
     reader = csv.DictReader(io.StringIO(text, newline=""))

@@ -300,3 +300,51 @@ def test_a_key_given_twice_in_a_patient_file_is_not_echoed(project, tmp_path):
     patient.write_text("reference: R1\nQuillon Vexworthy: 1\nQuillon Vexworthy: 2\n", "utf-8")
     err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "h.pdf"))
     assert f"{patient}:3: the key in column 1 is given twice — " in err and "Quillon" not in err
+
+
+# --- Leaflet content is text with {{ org.* }} placeholders, and of a sensible size (item 13) ----------
+
+@pytest.mark.parametrize("template,what", [
+    ('{{ "lol" * 3 }}', "a calculation"),
+    ("{{ org.name * 2 }}", "a calculation"),
+    ("{{ org.name | upper }}", "a filter"),
+    ("{{ org.name.upper() }}", "a call"),
+    ('{{ "fixed text" }}', "a fixed value"),
+    ("{{ org.phones if org.name else org.name }}", "a condition"),
+    ("{% for n in range(3) %}x{% endfor %}", "{% for %}"),
+    ("{% set n = 1 %}", "{% set %}"),
+    ("{% if org.name %}x{% endif %}", "{% if %}"),
+    ("{% macro m() %}x{% endmacro %}", "{% macro %}"),
+])
+@pytest.mark.parametrize("command", ["build", "list"])
+def test_leaflets_allow_only_org_placeholders(project, out, template, what, command):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace("## Heliotrope heading\n",
+                                                    f"## Heliotrope heading\n\nSee {template} here.\n"), "utf-8")
+    result = build(project, out) if command == "build" else run(project, "list")
+    err = assert_clean_error(result, out if command == "build" else None)
+    assert (f"leaflets/sample.md:{line_of(path, 'See ')}: only {{{{ org.<key> }}}} placeholders are allowed, "
+            f"not {what} — ") in err
+
+
+def test_the_allowed_placeholders_still_print(project, out):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace(
+        "## Heliotrope heading\n", "## Heliotrope heading\n\nCall {{ org.phones.desk.number }} or "
+        "{{ org['emergency_number'] }}.{# a comment #}\n"), "utf-8")
+    assert build(project, out, "sample", "--paper", "a4").exit_code == 0
+
+
+def test_an_oversized_leaflet_file_is_refused_before_it_is_read(project):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8") + ("Ordinary words in a very long leaflet. " * 20 + "\n\n") * 400, "utf-8")
+    err = assert_clean_error(run(project, "list"))
+    assert "leaflets/sample.md: the file is 315 KB; the most is 256 KB — " in err
+
+
+def test_an_oversized_picture_is_refused(project, out):
+    picture = project / "leaflets" / "images" / "diagram.svg"
+    picture.write_text(picture.read_text("utf-8").replace("</svg>", "<!--" + "x" * 6_000_000 + "--></svg>"),
+                       "utf-8")
+    err = assert_clean_error(build(project, out), out)
+    assert "image 'images/diagram.svg' is 6.0 MB; the most is 5 MB — " in err
