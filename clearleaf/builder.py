@@ -8,6 +8,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+from urllib.request import url2pathname
 
 from markupsafe import Markup
 
@@ -111,6 +113,7 @@ def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: boo
         job.pages = rendered.pages
         warnings += [f"warning: {job.path.name} ({job.style.folder}): {w}" for w in rendered.warnings]
         _check_first_page(job, rendered, problems)
+        check_pictures(project, job.parts, rendered, problems)
     problems.raise_if_any(RenderError)
     # Nothing is written until every PDF has rendered and passed its checks.
     entries = dict(known)
@@ -198,11 +201,12 @@ def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool,
                              "stamped 'Review overdue'")
             source = library.get(item.kind, item.id)
             if item.translated and content.out_of_date(source, item):
-                library.warnings.append(Problem(
-                    item.shown, item.lines.get("translation_of"),
-                    f"out of date: translates version {item.meta['translation_of']}, "
-                    f"but {source.shown} is version {source.meta['version']}",
-                    "update the translation and its translation_of"))
+                warning = Problem(item.shown, item.lines.get("translation_of"),
+                                  f"out of date: translates version {item.meta['translation_of']}, "
+                                  f"but {source.shown} is version {source.meta['version']}",
+                                  "update the translation and its translation_of")
+                if warning not in library.warnings:  # the desk plans with one library again and again
+                    library.warnings.append(warning)
     for lang in sorted({parts[0].lang for parts, _, _ in groups}):
         missing = i18n.missing_catalogue(library.project, lang)
         if missing:
@@ -259,6 +263,44 @@ def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, pers
                          f"({job.style.folder})",
                          "shorten the medicine details, or ask the leaflet's author to shorten what comes "
                          "before the emergency box")
+
+
+PICTURE_FIX = ("open the picture in a browser to check it, and save it again as a plain SVG or PNG that links "
+               "to nothing")
+
+
+def check_pictures(project: Project, parts: list[Leaflet], rendered: pdf.Rendered, problems: Problems) -> None:
+    """Report each picture WeasyPrint could not draw, at the line that shows it.
+
+    WeasyPrint only logs it and prints the page without it; a patient must never get a
+    handout that silently lacks a picture.
+    """
+    for url in rendered.pictures:
+        shown, line, name = _picture_source(project, parts, url)
+        problems.add(shown, line, f"the picture '{name}' could not be drawn (it is damaged, or uses a file or web "
+                     "address outside leaflets/)", PICTURE_FIX)
+
+
+def _picture_source(project: Project, parts: list[Leaflet], url: str) -> tuple[str, int | None, str]:
+    """Return (file, line, picture) for a picture's URL: the content line that shows it, if any."""
+    parsed = urlsplit(url)
+    name = url
+    if parsed.scheme == "file":
+        path = Path(url2pathname(unquote(parsed.path)))
+        try:
+            name = path.resolve().relative_to(project.leaflets.resolve()).as_posix()
+        except ValueError:
+            name = project.rel(path)
+    for part in parts:
+        try:
+            lines = part.path.read_text("utf-8").split("\n")
+        except OSError:
+            continue
+        for number, text in enumerate(lines, 1):
+            text = text.replace("\\", "")
+            if f"]({name}" in text or f"](<{name}" in text or f"]({quote(name)}" in text:
+                return part.shown, number, name
+    return (parts[0].shown if parts else name), None, name
 
 
 def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today: date | None = None,
@@ -333,6 +375,7 @@ class Handout:
     issue_log: Path  # from the org config the handout was rendered with
     project: Project
     org: object      # the organisation config it was rendered with (read once per run)
+    warnings: list = field(default_factory=list)  # what the person issuing it should know (never patient data)
 
 
 def handout_library(project: Project, leaflet_id: str, inserts=(), problems: Problems | None = None) -> Library:
@@ -392,9 +435,13 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     for job, rendered in zip(made, results, strict=True):
         job.pages = rendered.pages
         _check_first_page(job, rendered, problems, personalised=True)
+        check_pictures(project, parts, rendered, problems)
     problems.raise_if_any(RenderError)
     log = records.log_path(project, library.org)
-    return [Handout(job, rendered.pdf, patient, log, project, library.org)
+    shown = {part.shown for part in parts}
+    about_content = [str(w) for w in library.warnings if w.path in shown]
+    return [Handout(job, rendered.pdf, patient, log, project, library.org,
+                    list(dict.fromkeys(about_content + rendered.warnings)))
             for job, rendered, patient in zip(made, results, patients, strict=True)]
 
 

@@ -305,10 +305,11 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
         _fail(exc)
     if quiet:
         return
+    _warn(made)
     for receipt in receipts:
         _out(f"wrote {receipt.detail} ({receipt.pages} pages)")
     _out(f"saved {len(receipts)} handout{'s' if len(receipts) != 1 else ''} in "
-               f"{time.perf_counter() - start:.1f} s")
+         f"{time.perf_counter() - start:.1f} s")
 
 
 @cli.command(name="print")
@@ -337,9 +338,10 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         receipt = deliver.deliver("print", item, deliver.PrintOptions(printer, copies, duplex))
     except ClearleafError as exc:
         _fail(exc)
+    _warn([item])
     sides = "two-sided" if duplex else "one-sided"
     _out(f"sent to {printer} as job {receipt.detail} ({receipt.pages} pages, {copies} "
-               f"cop{'ies' if copies != 1 else 'y'}, {sides}, {paper})")
+         f"cop{'ies' if copies != 1 else 'y'}, {sides}, {paper})")
 
 
 @cli.command(name="email")
@@ -384,9 +386,16 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         deliver.deliver("email", item, options)
     except ClearleafError as exc:
         _fail(exc)
+    _warn([item])
     protected = ", password-protected" if encrypt else ""
     # The address is not repeated: this output may be seen or logged by others.
     _out(f"wrote the message to {eml}" if eml else f"e-mailed the handout ({item.job.pages} pages{protected})")
+
+
+def _warn(handouts) -> None:
+    """Show each warning about the handouts once, on stderr: whoever issues them should know."""
+    for warning in dict.fromkeys(w for item in handouts for w in item.warnings):
+        _err(f"warning: {warning}")
 
 
 def _handout_password() -> str:

@@ -255,14 +255,15 @@ class Renderer:
         written (templates/handout.html makes them for the two halves of a personalised handout).
         """
         base_url = self.project.leaflets.resolve().as_uri() + "/"
-        with capture_warnings() as warnings, refusals_reported(self.project):
+        with capture_warnings() as logged, refusals_reported(self.project):
             document = weasyprint().HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
                 font_config=self.font_config, stylesheets=self.stylesheets, **PDF_OPTIONS)
             if trim != (0, 0):
                 document = _cut_stand_ins(document, *trim)
             data = document.write_pdf(finisher=finish_tags(page_languages(document)), **PDF_OPTIONS)
         bookmarks = tuple(b[0] for page in document.pages for b in page.bookmarks)
-        return Rendered(data, len(document.pages), first_page_classes(document), warnings, bookmarks)
+        return Rendered(data, len(document.pages), first_page_classes(document), logged.messages, bookmarks,
+                        tuple(logged.pictures))
 
     def close(self):
         """Close the fonts if this Renderer made them (a shared Fonts is closed by its owner)."""
@@ -289,6 +290,7 @@ class Rendered:
     first_page: set  # the HTML classes of every box laid out on page 1
     warnings: list
     bookmarks: tuple = ()  # the level of each of the PDF's outline entries, in order
+    pictures: tuple = ()   # the URL of each picture that could not be drawn (an error: see builder)
 
 
 def _cut_stand_ins(document, first: int, last: int):
@@ -452,23 +454,37 @@ def _install_rtl_actual_text():
 
 
 
+# WeasyPrint logs a picture it cannot draw and prints the page without it. These messages
+# (weasyprint/images.py, html.py) name the picture's URL as their first argument.
+PICTURE_FAILURES = ("Failed to load image at %r: %s", "Failed to render SVG image %s", "Failed to load inline SVG: %s")
+
+
 class _Collect(logging.Handler):
+    """WeasyPrint's warnings, and apart from them the pictures it could not draw."""
+
     def __init__(self):
         super().__init__(logging.WARNING)
-        self.messages = []
+        self.messages: list[str] = []
+        self.pictures: list[str] = []
 
     def emit(self, record):
-        self.messages.append(record.getMessage())
+        if record.msg in PICTURE_FAILURES:
+            url = str(record.args[0]) if record.args and record.msg != PICTURE_FAILURES[2] else "inline SVG"
+            if url not in self.pictures:
+                self.pictures.append(url)
+        else:
+            self.messages.append(record.getMessage())
 
 
 @contextmanager
 def capture_warnings():
-    """Collect WeasyPrint's warnings so the build shows them instead of losing them."""
+    """Collect WeasyPrint's warnings so the build shows them instead of losing them, and the
+    pictures it could not draw (.pictures), which the caller turns into errors."""
     logger = logging.getLogger("weasyprint")
     handler = _Collect()
     logger.addHandler(handler)
     try:
-        yield handler.messages
+        yield handler
     finally:
         logger.removeHandler(handler)
 

@@ -90,5 +90,6 @@ def joined(first: pdf.Rendered, rest: pdf.Rendered) -> pdf.Rendered:
     """One Rendered from the two halves: pages and outline joined, page 1 facts from the first."""
     data = pdfjoin.join(first.pdf, first.bookmarks, rest.pdf, rest.bookmarks)
     warnings = first.warnings + [w for w in rest.warnings if w not in first.warnings]
+    pictures = first.pictures + tuple(url for url in rest.pictures if url not in first.pictures)
     return pdf.Rendered(data, first.pages + rest.pages, first.first_page, warnings,
-                        first.bookmarks + rest.bookmarks)
+                        first.bookmarks + rest.bookmarks, pictures)
