@@ -241,6 +241,14 @@ def _languages(library: Library, names: list, langs, problems: Problems) -> list
 
 
 def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, personalised: bool = False) -> None:
+    # Text cut off at the page edge, or printed over its neighbour, is lost to the reader, on
+    # page 1 (the emergency signs, the patient's details) or any other.
+    for overflow in rendered.overflows:
+        part = next((p for p in job.parts if p.meta["code"] in overflow.part), job.parts[0])
+        problems.add(part.shown, None, f"on page {overflow.page} ({job.style.folder}), text runs "
+                     f"{overflow.points / pdf.POINTS_PER_MM:.1f} mm past the {overflow.side} edge of "
+                     f"{overflow.edge} (in '{overflow.where}')",
+                     "break the long word or address with spaces or hyphens, or shorten it")
     # Patient safety: a leaflet's emergency signs must be seen without turning the page.
     first = job.parts[0]
     if first.kind != LEAFLET:

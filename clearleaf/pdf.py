@@ -263,7 +263,7 @@ class Renderer:
             data = document.write_pdf(finisher=finish_tags(page_languages(document)), **PDF_OPTIONS)
         bookmarks = tuple(b[0] for page in document.pages for b in page.bookmarks)
         return Rendered(data, len(document.pages), first_page_classes(document), logged.messages, bookmarks,
-                        tuple(logged.pictures))
+                        tuple(logged.pictures), overflowing(document))
 
     def close(self):
         """Close the fonts if this Renderer made them (a shared Fonts is closed by its owner)."""
@@ -291,6 +291,71 @@ class Rendered:
     warnings: list
     bookmarks: tuple = ()  # the level of each of the PDF's outline entries, in order
     pictures: tuple = ()   # the URL of each picture that could not be drawn (an error: see builder)
+    overflows: tuple = ()  # Overflow: text or pictures outside their box or the page (an error: see builder)
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """Text or a picture drawn outside its box or the page's text area: cut off, or over its neighbour."""
+
+    page: int      # 1-based
+    where: str     # the class of the nearest element that has one, e.g. "callout-danger"; never its text
+    part: str      # the footer of the part (leaflet or insert) it is in, which names its code
+    points: float  # how far past the edge
+    edge: str      # "the page's text area" or "its box"
+    side: str = "right"
+
+
+OVERFLOW_TOLERANCE = 0.5  # points: rounding in the layout, never a visible overflow
+POINTS_PER_MM = 72 / 25.4
+
+
+def overflowing(document) -> tuple[Overflow, ...]:
+    """Return where text or pictures run past the page's text area (either side), or past the
+    right edge of their own line box in left-to-right text (a table cell, a callout).
+
+    Right-to-left lines are checked against the page only: there a line's trailing space may
+    sit outside it, unseen. List markers sit outside their box by design.
+    """
+    from weasyprint.formatting_structure import boxes
+
+    found: dict = {}
+
+    def walk(box, page: int, left: float, right: float, where: str, part: str, line) -> None:
+        if isinstance(box, boxes.MarginBox):
+            return  # the running footer, drawn in the page margin on purpose
+        element = getattr(box, "element", None)
+        if element is not None and element.get("class") and not str(getattr(box, "element_tag", "")).endswith("marker"):
+            where = element.get("class").split()[-1]
+            if element.tag == "article":
+                part = element.get("data-footer") or part
+        if isinstance(box, boxes.LineBox):
+            line = box
+        marker = str(getattr(box, "element_tag", "")).endswith("marker")
+        drawn = isinstance(box, boxes.ReplacedBox) or (isinstance(box, boxes.TextBox) and box.text.strip())
+        if drawn and not marker:
+            start = box.border_box_x()
+            end = start + box.border_width()
+            past = None
+            if end > right + OVERFLOW_TOLERANCE:
+                past = (end - right, "the page's text area", "right")
+            elif start < left - OVERFLOW_TOLERANCE:
+                past = (left - start, "the page's text area", "left")
+            elif line is not None and line.style["direction"] == "ltr" and \
+                    end > line.position_x + line.width + OVERFLOW_TOLERANCE:
+                past = (end - line.position_x - line.width, "its box", "right")
+            if past is not None:
+                key = (page, where, past[1], past[2])
+                if key not in found or found[key].points < past[0]:
+                    found[key] = Overflow(page, where, part, round(past[0], 1), past[1], past[2])
+        for child in getattr(box, "children", ()):
+            walk(child, page, left, right, where, part, line)
+
+    for number, page in enumerate(document.pages, 1):
+        page_box = page._page_box
+        left = page_box.content_box_x()
+        walk(page_box, number, left, left + page_box.width, "the page", "", None)
+    return tuple(found.values())
 
 
 def _cut_stand_ins(document, first: int, last: int):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Callable
 
 from . import pdf, pdfjoin
@@ -91,5 +92,7 @@ def joined(first: pdf.Rendered, rest: pdf.Rendered) -> pdf.Rendered:
     data = pdfjoin.join(first.pdf, first.bookmarks, rest.pdf, rest.bookmarks)
     warnings = first.warnings + [w for w in rest.warnings if w not in first.warnings]
     pictures = first.pictures + tuple(url for url in rest.pictures if url not in first.pictures)
+    # The rest's pages follow the patient's: its page 1 is the handout's page first.pages + 1.
+    overflows = first.overflows + tuple(replace(o, page=o.page + first.pages) for o in rest.overflows)
     return pdf.Rendered(data, first.pages + rest.pages, first.first_page, warnings,
-                        first.bookmarks + rest.bookmarks, pictures)
+                        first.bookmarks + rest.bookmarks, pictures, overflows)

@@ -3,6 +3,7 @@ that change what a dose or name reads as (issue 12, items 5 and 6)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -348,3 +349,33 @@ def test_an_oversized_picture_is_refused(project, out):
                        "utf-8")
     err = assert_clean_error(build(project, out), out)
     assert "image 'images/diagram.svg' is 6.0 MB; the most is 5 MB — " in err
+
+
+# --- Content that runs off the page (issue 12, item 16) ----------------------------------------------
+
+UNBREAKABLE = "Thromboprophylaxis" * 8  # 144 letters with nowhere to break the line
+
+
+@pytest.mark.parametrize("where", ["danger", "body"])
+def test_text_that_runs_off_the_page_is_an_error(project, out, where):
+    path = project / "leaflets" / "sample.md"
+    text = path.read_text("utf-8")
+    text = (text.replace("    Do not drive yourself.\n", f"    Do not drive yourself {UNBREAKABLE}.\n") if where == "danger"
+            else text.replace("Filler paragraph six.", f"Filler paragraph six {UNBREAKABLE}."))
+    path.write_text(text, "utf-8")
+    err = assert_clean_error(build(project, out, "sample", "--paper", "a4"), out)
+    found = re.search(r"^leaflets/sample\.md: on page (\d) \(a4\), text runs ([\d.]+) mm past the right edge of the "
+                      r"page's text area \(in '([\w-]+)'\) — break the long word", err, re.M)
+    assert found, err
+    if where == "danger":
+        assert found.group(1) == "1" and found.group(3) == "callout-danger"
+    assert float(found.group(2)) > 10
+
+
+def test_text_that_runs_off_page_1_of_a_personalised_handout_is_an_error(project, tmp_path):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace("    Do not drive yourself.\n",
+                                                    f"    Do not drive yourself {UNBREAKABLE}.\n"), "utf-8")
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "o" / "h.pdf"), tmp_path / "o")
+    assert "leaflets/sample.md: on page 1 (a4), text runs " in err and "(in 'callout-danger')" in err
