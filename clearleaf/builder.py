@@ -403,8 +403,41 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     already loaded (the desk keeps one); render_all renders (style, html, trim) jobs (the desk's
     warm workers; default pdf.render_all). Each handout is rendered in two halves, the patient's
     page(s) and the rest (clearleaf/personal.py); rest_cache keeps the rest between calls.
-    progress(done, total), if given, is called as each patient's page is rendered.
+    progress(done, total), if given, is called as each patient's page is rendered. Any problem
+    with any of them raises, so that none is delivered (a batch that saves the others is
+    deliver.save_batch, over plan_handouts and render_handouts).
     """
+    planned = plan_handouts(project, leaflet_id, inserts, paper, allow_overdue, allow_draft, today, variant, lang,
+                            library=library)
+    made = render_handouts(planned, patients, paths, render_all=render_all, rest_cache=rest_cache,
+                           progress=progress)
+    problems = Problems()
+    problems.items = [problem for _, found in made for problem in found]
+    problems.raise_if_any(RenderError)
+    return [handout for handout, _ in made]
+
+
+@dataclass
+class HandoutPlan:
+    """What every personalised handout of one run shares: the content, loaded and checked once."""
+
+    project: Project
+    library: Library
+    leaflet_id: str
+    parts: list[Leaflet]
+    style: pdf.Style
+    today: date
+
+    @property
+    def lang(self) -> str:
+        return self.parts[0].lang
+
+
+def plan_handouts(project: Project, leaflet_id: str, inserts, paper: str, allow_overdue: bool = False,
+                  allow_draft: bool = False, today: date | None = None, variant: str = "standard",
+                  lang: str | None = None, *, library: Library | None = None) -> HandoutPlan:
+    """Load and check what handouts of a leaflet and its inserts need; raise ContentError on any
+    problem (a draft without allow_draft, an overdue leaflet, a missing language)."""
     today = today or date.today()
     style = pdf.Style(paper, variant)
     problems = Problems()
@@ -424,15 +457,21 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
                              "have it clinically reviewed and set status: approved, or use --allow-draft "
                              "(for training: every page is marked DRAFT)")
     problems.raise_if_any(ContentError)
-    parts = jobs[0].parts
+    return HandoutPlan(project, library, leaflet_id, jobs[0].parts, style, today)
+
+
+def render_handouts(planned: HandoutPlan, patients: list, paths: list[Path] | None = None, *, render_all=None,
+                    rest_cache: personal.RestCache | None = None,
+                    progress=None) -> list[tuple[Handout | None, list[Problem]]]:
+    """Render and check one handout per patient: (the Handout, []) or (None, its problems) each."""
+    project, library, parts, style = planned.project, planned.library, planned.parts, planned.style
     if paths is None:
-        paths = [Path(handout_name(leaflet_id, patient)) for patient in patients]
+        paths = [Path(handout_name(planned.leaflet_id, patient)) for patient in patients]
     made = [Job(style, parts, path) for path in paths]
     details = [patient.as_context() for patient in patients]
-    lang = made[0].lang if made else None
 
     def html(i: int | None, section: str | None, **numbers) -> str:
-        return render.render_html(project, library.org, parts, paper, today, lang=lang,
+        return render.render_html(project, library.org, parts, style.paper, planned.today, lang=planned.lang,
                                   patient=None if i is None else details[i], section=section, **numbers)
 
     with contextlib.ExitStack() as stack:
@@ -440,17 +479,19 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
             render_all = stack.enter_context(pdf.InProcess(project)).render_all
         results = personal.render(project, style, html, len(made), render_all, rest_cache,
                                   done=counter(progress, len(made)))
-    for job, rendered in zip(made, results, strict=True):
-        job.pages = rendered.pages
-        _check_first_page(job, rendered, problems, personalised=True)
-        check_pictures(project, parts, rendered, problems)
-    problems.raise_if_any(RenderError)
     log = records.log_path(project, library.org)
     shown = {part.shown for part in parts}
     about_content = [str(w) for w in library.warnings if w.path in shown]
-    return [Handout(job, rendered.pdf, patient, log, project, library.org,
-                    list(dict.fromkeys(about_content + rendered.warnings)))
-            for job, rendered, patient in zip(made, results, patients, strict=True)]
+    out = []
+    for job, rendered, patient in zip(made, results, patients, strict=True):
+        job.pages = rendered.pages
+        found = Problems()
+        _check_first_page(job, rendered, found, personalised=True)
+        check_pictures(project, parts, rendered, found)
+        out.append((None, found.items) if found else
+                   (Handout(job, rendered.pdf, patient, log, project, library.org,
+                            list(dict.fromkeys(about_content + rendered.warnings))), []))
+    return out
 
 
 def counter(progress, total: int):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -285,31 +287,119 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
     if bool(patient_file) == bool(patients_file):
         raise click.UsageError("give either --patient FILE or --patients FILE.csv")
     start = time.perf_counter()
-    try:
-        if patient_file:
-            made = [_render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue,
-                                variant, lang)]
-            paths = [out or Path("dist/handouts") / deliver.filename(made[0])]
-        else:
-            today = date.today()
-            patients = handout.load_patients_csv(Path(patients_file), today, font_characters())
-            with Progress("Rendering handouts", quiet) as progress:
-                made = builder.handouts(project, leaflet_id, inserts, paper, patients, None, allow_overdue,
-                                        allow_draft, today, variant, lang, progress=progress)
-            paths = [(out or Path("dist/handouts")) / deliver.filename(item) for item in made]
-        source = Path(patient_file or patients_file)
-        deliver.check_targets(paths, overwrite, (source,))  # all of them, before any is written
-        receipts = [deliver.deliver("save", item, deliver.SaveOptions(path, overwrite, (source,)))
-                    for item, path in zip(made, paths)]
-    except ClearleafError as exc:
-        _fail(exc)
+    if patients_file:
+        _save_batch(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang,
+                    Path(patients_file), out or Path("dist/handouts"), overwrite, quiet, start)
+        return
+    made = _render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue, variant, lang)
+    path = out or Path("dist/handouts") / deliver.filename(made)
+    source = Path(patient_file)
+    deliver.check_targets([path], overwrite, (source,))
+    receipt = deliver.deliver("save", made, deliver.SaveOptions(path, overwrite, (source,)))
     if quiet:
         return
-    _warn(made)
-    for receipt in receipts:
-        _out(f"wrote {receipt.detail} ({receipt.pages} pages)")
-    _out(f"saved {len(receipts)} handout{'s' if len(receipts) != 1 else ''} in "
-         f"{time.perf_counter() - start:.1f} s")
+    _warn([made])
+    _out(f"wrote {receipt.detail} ({receipt.pages} pages)")
+    _out(f"saved 1 handout in {time.perf_counter() - start:.1f} s")
+
+
+class StopOnSignal:
+    """While a batch runs, the first Ctrl+C (SIGINT) or SIGTERM asks it to stop once the handout
+    being written is whole and recorded; a second one stops it at once (KeyboardInterrupt)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self) -> "StopOnSignal":
+        self.requested, self.previous = False, {}
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def _save_batch(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang, source: Path,
+                out: Path, overwrite: bool, quiet: bool, start: float) -> None:
+    """Save a discharge list's handouts as they are made, and say exactly what was written if it stops early."""
+    rows = handout.load_patient_rows(source, date.today(), font_characters())
+    written, refused, warnings = [], [], []
+    failure, interrupted = None, False
+    with StopOnSignal() as stop, Progress("Rendering handouts", quiet) as progress:
+        batch = deliver.save_batch(project, leaflet_id, inserts, paper, rows, out, overwrite=overwrite,
+                                   protect=(source,), shown=str(source), allow_overdue=allow_overdue,
+                                   allow_draft=allow_draft, variant=variant, lang=lang, stop=stop)
+        try:
+            for row in batch:
+                (written if row.receipt else refused).append(row)
+                warnings.extend(row.warnings)
+                if row.receipt and not quiet:
+                    _out(f"wrote {row.receipt.detail} ({row.receipt.pages} pages)")
+                progress(len(written) + len(refused), len(rows))
+        except ClearleafError as exc:
+            if not written and not refused:
+                raise  # nothing was written: the error alone says it all
+            failure = exc
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            batch.close()
+    if not quiet:
+        for warning in dict.fromkeys(warnings):
+            _err(f"warning: {warning}")
+    for row in refused:
+        for problem in row.problems:
+            _err(str(problem))
+    done = {row.line for row in written + refused}
+    unwritten = [(line, patient.reference) for line, patient in rows if line not in done]
+    if failure is not None:
+        for line in failure.text.splitlines():
+            _err(line)
+    if failure is not None or interrupted or stop.requested or unwritten:
+        _report_stopped(source, rows, written, refused, unwritten)
+        sys.exit(1)
+    if refused:
+        _err(f"{source}: {len(refused)} of the {len(rows)} handouts were not made (above); the other "
+             f"{len(written)} were written — fix those rows and run them again on their own")
+        sys.exit(1)
+    if not quiet:
+        _out(f"saved {len(written)} handout{'s' if len(written) != 1 else ''} in "
+             f"{time.perf_counter() - start:.1f} s")
+
+
+def _report_stopped(source: Path, rows, written, refused, unwritten) -> None:
+    """Say exactly which rows' handouts were written and recorded, and which were not."""
+    by_line = {line: patient.reference for line, patient in rows}
+    _err(f"{source}: stopped after {len(written)} of the {len(rows)} handouts — each handout listed as "
+         "written is whole and recorded in the issue log; run the rows not written again on their own")
+    _err(f"  written and recorded: {_spans([row.line for row in written], by_line)}")
+    not_written = sorted([line for line, _ in unwritten] + [row.line for row in refused])
+    _err(f"  not written: {_spans(not_written, by_line)}")
+
+
+def _spans(lines: list[int], references: dict) -> str:
+    """'lines 2–4 (MRN-1 to MRN-3), 7 (MRN-6)' for the given CSV lines, in order; 'none' for none."""
+    if not lines:
+        return "none"
+    order = sorted(references)
+    position = {line: n for n, line in enumerate(order)}
+    spans, first = [], lines[0]
+    for previous, line in zip(lines, lines[1:] + [None]):
+        if line is not None and position[line] == position[previous] + 1:
+            continue
+        spans.append(f"{first}–{previous} ({references[first]} to {references[previous]})" if previous != first
+                     else f"{first} ({references[first]})")
+        first = line
+    return f"line{'s' if len(lines) > 1 else ''} " + ", ".join(spans)
 
 
 @cli.command(name="print")

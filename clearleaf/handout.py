@@ -172,6 +172,11 @@ def load_patient(path: Path, today: date, drawable: frozenset | None = None) -> 
 
 def load_patients_csv(path: Path, today: date, drawable: frozenset | None = None) -> list[Patient]:
     """Load a discharge list: one patient a row, nested keys as 'medication.name' columns."""
+    return [patient for _, patient in load_patient_rows(path, today, drawable)]
+
+
+def load_patient_rows(path: Path, today: date, drawable: frozenset | None = None) -> list[tuple[int, Patient]]:
+    """Load a discharge list as (line, patient) rows; raise ContentError naming every bad row by its line."""
     problems = Problems()
     shown = str(path)
     _check_file(path, shown, "--patients")
@@ -205,7 +210,7 @@ def load_patients_csv(path: Path, today: date, drawable: frozenset | None = None
                          "give every row its own reference")
         else:
             seen[patient.reference] = line
-        patients.append(patient)
+        patients.append((line, patient))
     if not patients and not problems:
         problems.add(shown, 2, "the list has no patients", "add one row per patient under the header")
     problems.raise_if_any()

@@ -812,9 +812,13 @@ def _die_with_parent(parent: int) -> None:
     A parent killed while this worker was still starting (importing, before this runs) is gone
     already and would never send the signal: then stop now.
     """
+    import signal
+
+    # Ctrl+C reaches the whole process group; the parent decides what stops (a batch finishes the
+    # handout it is writing), and stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
-        import signal
 
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
