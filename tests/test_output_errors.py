@@ -210,3 +210,14 @@ def test_commands_whose_standard_output_is_full(project, tmp_path, args):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith(
         "standard output: cannot write: No space left on device — ")
+
+
+def test_serve_on_a_port_in_use(project):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run(project, "serve", "--port", port, "--workers", 0)
+    err = assert_clean_error(result)
+    assert err.startswith(f"--port: cannot listen on 127.0.0.1:{port}: Address already in use — choose another --port")
+    assert "Clearleaf desk on" not in result.output + err  # it never said it was running
