@@ -8,15 +8,18 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+from urllib.request import url2pathname
 
 from markupsafe import Markup
 
 from . import content, i18n, manifest, pdf, personal, records, render
 from .config import Project
 from .content import INSERT, LEAFLET, Leaflet, Library
-from .errors import ContentError, Problem, Problems, RenderError
+from .errors import ContentError, Problem, Problems, RenderError, cannot, os_reason
 
 DUE_SOON = timedelta(days=90)
+OUT_FIX = "choose another --out folder, or check its permissions and free space"
 # The rows of "Your details" a patient must find on page 1 (templates/your-details.html).
 PERSONAL_FIRST_PAGE = ("your-details", "row-name", "row-medicine", "row-dose", "row-how-often", "row-until")
 
@@ -121,6 +124,7 @@ def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: boo
         job.pages = rendered.pages
         warnings += [f"warning: {job.path.name} ({job.style.folder}): {w}" for w in rendered.warnings]
         _check_first_page(job, rendered, problems)
+        check_pictures(project, job.parts, rendered, problems)
     problems.raise_if_any(RenderError)
     # Nothing is written until every PDF has rendered and passed its checks.
     entries = dict(known)
@@ -128,8 +132,7 @@ def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: boo
         try:
             pdf.write_atomic(job.path, rendered.pdf)
         except OSError as exc:
-            raise RenderError([Problem(str(job.path), None, f"cannot write the PDF: {exc.strerror}",
-                                       "choose another --out folder, or check its permissions and free space")]) from None
+            raise cannot(job.path, "write the PDF", exc, OUT_FIX, RenderError) from None
         relative = _relative(job.path, out)
         entries[relative] = manifest.Entry(keys[relative], hashlib.sha256(rendered.pdf).hexdigest(), rendered.pages,
                                            [p.shown for p in job.parts])
@@ -147,7 +150,11 @@ def _build(project: Project, ids, styles, inserts, out: Path, allow_overdue: boo
         elif gone:
             del entries[relative]
     run.outputs, run.warnings = [_relative(job.path, out) for job in jobs], warnings
-    manifest.write(out, entries, run)
+    try:
+        manifest.write(out, entries, run)
+    except OSError as exc:
+        raise cannot(out / manifest.NAME, "write the build manifest", exc,
+                     OUT_FIX + "; the PDFs are written, and the next build renders them again") from None
     return Result(jobs, warnings, removed)
 
 
@@ -158,13 +165,17 @@ def _relative(path: Path, out: Path) -> str:
 def _check_writable(out: Path, problems: Problems) -> None:
     """Report an output folder that cannot be made, before any rendering starts."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        kind = pdf.existing(out)
+        if kind is None:
+            out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        problems.add(str(out), None, f"cannot create the output folder: {exc.strerror}",
+        problems.add(str(out), None, f"cannot create the output folder: {os_reason(exc)}", "choose another --out folder")
+        return
+    if kind not in (None, "folder"):
+        problems.add(str(out), None, "cannot create the output folder: it is a file, not a folder",
                      "choose another --out folder")
-    else:
-        if not os.access(out, os.W_OK):
-            problems.add(str(out), None, "the output folder is not writable", "choose another --out folder")
+    elif not os.access(out, os.W_OK):
+        problems.add(str(out), None, "the output folder is not writable", "choose another --out folder")
 
 
 def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool, today: date,
@@ -202,11 +213,12 @@ def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool,
                              "stamped 'Review overdue'")
             source = library.get(item.kind, item.id)
             if item.translated and content.out_of_date(source, item):
-                library.warnings.append(Problem(
-                    item.shown, item.lines.get("translation_of"),
-                    f"out of date: translates version {item.meta['translation_of']}, "
-                    f"but {source.shown} is version {source.meta['version']}",
-                    "update the translation and its translation_of"))
+                warning = Problem(item.shown, item.lines.get("translation_of"),
+                                  f"out of date: translates version {item.meta['translation_of']}, "
+                                  f"but {source.shown} is version {source.meta['version']}",
+                                  "update the translation and its translation_of")
+                if warning not in library.warnings:  # the desk plans with one library again and again
+                    library.warnings.append(warning)
     for lang in sorted({parts[0].lang for parts, _, _ in groups}):
         missing = i18n.missing_catalogue(library.project, lang)
         if missing:
@@ -241,6 +253,14 @@ def _languages(library: Library, names: list, langs, problems: Problems) -> list
 
 
 def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, personalised: bool = False) -> None:
+    # Text cut off at the page edge, or printed over its neighbour, is lost to the reader, on
+    # page 1 (the emergency signs, the patient's details) or any other.
+    for overflow in rendered.overflows:
+        part = next((p for p in job.parts if p.meta["code"] in overflow.part), job.parts[0])
+        problems.add(part.shown, None, f"on page {overflow.page} ({job.style.folder}), text runs "
+                     f"{overflow.points / pdf.POINTS_PER_MM:.1f} mm past the {overflow.side} edge of "
+                     f"{overflow.edge} (in '{overflow.where}')",
+                     "break the long word or address with spaces or hyphens, or shorten it")
     # Patient safety: a leaflet's emergency signs must be seen without turning the page.
     first = job.parts[0]
     if first.kind != LEAFLET:
@@ -263,6 +283,44 @@ def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, pers
                          f"({job.style.folder})",
                          "shorten the medicine details, or ask the leaflet's author to shorten what comes "
                          "before the emergency box")
+
+
+PICTURE_FIX = ("open the picture in a browser to check it, and save it again as a plain SVG or PNG that links "
+               "to nothing")
+
+
+def check_pictures(project: Project, parts: list[Leaflet], rendered: pdf.Rendered, problems: Problems) -> None:
+    """Report each picture WeasyPrint could not draw, at the line that shows it.
+
+    WeasyPrint only logs it and prints the page without it; a patient must never get a
+    handout that silently lacks a picture.
+    """
+    for url in rendered.pictures:
+        shown, line, name = _picture_source(project, parts, url)
+        problems.add(shown, line, f"the picture '{name}' could not be drawn (it is damaged, or uses a file or web "
+                     "address outside leaflets/)", PICTURE_FIX)
+
+
+def _picture_source(project: Project, parts: list[Leaflet], url: str) -> tuple[str, int | None, str]:
+    """Return (file, line, picture) for a picture's URL: the content line that shows it, if any."""
+    parsed = urlsplit(url)
+    name = url
+    if parsed.scheme == "file":
+        path = Path(url2pathname(unquote(parsed.path)))
+        try:
+            name = path.resolve().relative_to(project.leaflets.resolve()).as_posix()
+        except ValueError:
+            name = project.rel(path)
+    for part in parts:
+        try:
+            lines = part.path.read_text("utf-8").split("\n")
+        except OSError:
+            continue
+        for number, text in enumerate(lines, 1):
+            text = text.replace("\\", "")
+            if f"]({name}" in text or f"](<{name}" in text or f"]({quote(name)}" in text:
+                return part.shown, number, name
+    return (parts[0].shown if parts else name), None, name
 
 
 def html(project: Project, leaflet_id: str, inserts=(), paper: str = "a4", today: date | None = None,
@@ -337,6 +395,7 @@ class Handout:
     issue_log: Path  # from the org config the handout was rendered with
     project: Project
     org: object      # the organisation config it was rendered with (read once per run)
+    warnings: list = field(default_factory=list)  # what the person issuing it should know (never patient data)
 
 
 def handout_library(project: Project, leaflet_id: str, inserts=(), problems: Problems | None = None) -> Library:
@@ -357,8 +416,41 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
     warm workers; default pdf.render_all). Each handout is rendered in two halves, the patient's
     page(s) and the rest (clearleaf/personal.py); rest_cache keeps the rest between calls (by
     default in the project's .clearleaf-cache/, so the next handout from the shell is quick too).
-    progress(done, total), if given, is called as each patient's page is rendered.
+    progress(done, total), if given, is called as each patient's page is rendered. Any problem
+    with any of them raises, so that none is delivered (a batch that saves the others is
+    deliver.save_batch, over plan_handouts and render_handouts).
     """
+    planned = plan_handouts(project, leaflet_id, inserts, paper, allow_overdue, allow_draft, today, variant, lang,
+                            library=library)
+    made = render_handouts(planned, patients, paths, render_all=render_all, rest_cache=rest_cache,
+                           progress=progress)
+    problems = Problems()
+    problems.items = [problem for _, found in made for problem in found]
+    problems.raise_if_any(RenderError)
+    return [handout for handout, _ in made]
+
+
+@dataclass
+class HandoutPlan:
+    """What every personalised handout of one run shares: the content, loaded and checked once."""
+
+    project: Project
+    library: Library
+    leaflet_id: str
+    parts: list[Leaflet]
+    style: pdf.Style
+    today: date
+
+    @property
+    def lang(self) -> str:
+        return self.parts[0].lang
+
+
+def plan_handouts(project: Project, leaflet_id: str, inserts, paper: str, allow_overdue: bool = False,
+                  allow_draft: bool = False, today: date | None = None, variant: str = "standard",
+                  lang: str | None = None, *, library: Library | None = None) -> HandoutPlan:
+    """Load and check what handouts of a leaflet and its inserts need; raise ContentError on any
+    problem (a draft without allow_draft, an overdue leaflet, a missing language)."""
     today = today or date.today()
     style = pdf.Style(paper, variant)
     problems = Problems()
@@ -378,15 +470,21 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
                              "have it clinically reviewed and set status: approved, or use --allow-draft "
                              "(for training: every page is marked DRAFT)")
     problems.raise_if_any(ContentError)
-    parts = jobs[0].parts
+    return HandoutPlan(project, library, leaflet_id, jobs[0].parts, style, today)
+
+
+def render_handouts(planned: HandoutPlan, patients: list, paths: list[Path] | None = None, *, render_all=None,
+                    rest_cache: personal.RestCache | None = None,
+                    progress=None) -> list[tuple[Handout | None, list[Problem]]]:
+    """Render and check one handout per patient: (the Handout, []) or (None, its problems) each."""
+    project, library, parts, style = planned.project, planned.library, planned.parts, planned.style
     if paths is None:
-        paths = [Path(handout_name(leaflet_id, patient)) for patient in patients]
+        paths = [Path(handout_name(planned.leaflet_id, patient)) for patient in patients]
     made = [Job(style, parts, path) for path in paths]
     details = [patient.as_context() for patient in patients]
-    lang = made[0].lang if made else None
 
     def html(i: int | None, section: str | None, **numbers) -> str:
-        return render.render_html(project, library.org, parts, paper, today, lang=lang,
+        return render.render_html(project, library.org, parts, style.paper, planned.today, lang=planned.lang,
                                   patient=None if i is None else details[i], section=section, **numbers)
 
     with contextlib.ExitStack() as stack:
@@ -396,13 +494,19 @@ def handouts(project: Project, leaflet_id: str, inserts, paper: str, patients: l
             rest_cache = personal.disk_cache(project)
         results = personal.render(project, style, html, len(made), render_all, rest_cache,
                                   done=counter(progress, len(made)))
-    for job, rendered in zip(made, results, strict=True):
-        job.pages = rendered.pages
-        _check_first_page(job, rendered, problems, personalised=True)
-    problems.raise_if_any(RenderError)
     log = records.log_path(project, library.org)
-    return [Handout(job, rendered.pdf, patient, log, project, library.org)
-            for job, rendered, patient in zip(made, results, patients, strict=True)]
+    shown = {part.shown for part in parts}
+    about_content = [str(w) for w in library.warnings if w.path in shown]
+    out = []
+    for job, rendered, patient in zip(made, results, patients, strict=True):
+        job.pages = rendered.pages
+        found = Problems()
+        _check_first_page(job, rendered, found, personalised=True)
+        check_pictures(project, parts, rendered, found)
+        out.append((None, found.items) if found else
+                   (Handout(job, rendered.pdf, patient, log, project, library.org,
+                            list(dict.fromkeys(about_content + rendered.warnings))), []))
+    return out
 
 
 def counter(progress, total: int):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import io
 import os
+import signal
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -13,7 +16,7 @@ import click
 
 from . import __version__, manifest
 from .config import Project, default_root
-from .errors import ClearleafError, Problems
+from .errors import ClearleafError, Problem, Problems, os_reason
 from .pdf import PAPERS, VARIANTS, check_bleed, font_characters
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -36,8 +39,43 @@ builder, deliver, handout = (_OnFirstUse(f"clearleaf.{name}") for name in ("buil
 
 def _fail(exc: ClearleafError):
     for line in exc.text.splitlines():
-        click.echo(line, err=True)
+        _err(line)
     sys.exit(1)
+
+
+def _out(text: str = "") -> None:
+    """Print a line of the command's output; a full disk or a closed pipe is a ClearleafError."""
+    try:
+        click.echo(text)
+    except OSError as exc:
+        try:  # so that Python's own flush at exit does not fail again with a traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        raise ClearleafError([Problem("standard output", None, f"cannot write: {os_reason(exc)}",
+                                      "send the output somewhere with room (another file or disk), or not "
+                                      "to a file at all")]) from None
+
+
+def _err(text: str) -> None:
+    """Print a line on stderr; when even that cannot be written, the exit code still tells."""
+    try:
+        click.echo(text, err=True)
+    except OSError:
+        pass
+
+
+class Group(click.Group):
+    """The command group: any ClearleafError becomes `path: problem — fix` lines on stderr and exit code 1.
+
+    Only a ClearleafError may reach here; anything else is a bug, and keeps its traceback.
+    """
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ClearleafError as exc:
+            _fail(exc)
 
 
 def _papers(paper: str) -> tuple[str, ...]:
@@ -74,7 +112,7 @@ class Progress:
             self.bar.__exit__(*exc)
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="clearleaf")
 @click.option("--project", "root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project folder holding leaflets/, templates/ and styles/ (default: this one).")
@@ -99,7 +137,7 @@ def cli(ctx, root):
               help="Paper size.")
 @click.option("--insert", "inserts", multiple=True, metavar="INSERT_ID",
               help="Add a procedure insert after the leaflet (repeatable).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist"),
+@click.option("--out", type=click.Path(path_type=Path), default=Path("dist"),
               show_default=True, help="Output folder.")
 @click.option("--allow-overdue", is_flag=True,
               help="Build leaflets whose review date has passed, stamped 'Review overdue' on every page.")
@@ -149,14 +187,14 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
     if quiet:
         return
     for warning in result.warnings:
-        click.echo(warning, err=True)
+        _err(warning)
     for job in result.jobs:
-        click.echo(f"{'unchanged' if job.reused else 'wrote'} {job.path} ({job.pages} page{'s' if job.pages != 1 else ''})")
+        _out(f"{'unchanged' if job.reused else 'wrote'} {job.path} ({job.pages} page{'s' if job.pages != 1 else ''})")
     for path in result.removed:
-        click.echo(f"removed {path} (its source is gone)")
+        _out(f"removed {path} (its source is gone)")
     rendered = sum(1 for job in result.jobs if not job.reused)
     reused = f"; {len(result.jobs) - rendered} unchanged" if rendered < len(result.jobs) else ""
-    click.echo(f"built {rendered} PDF{'s' if rendered != 1 else ''}{reused} in {time.perf_counter() - start:.1f} s")
+    _out(f"built {rendered} PDF{'s' if rendered != 1 else ''}{reused} in {time.perf_counter() - start:.1f} s")
 
 
 @cli.command(name="list")
@@ -174,10 +212,10 @@ def list_(project):
                         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     if problems:
         for p in problems:
-            click.echo(str(p), err=True)
+            _err(str(p))
         sys.exit(1)
 
 
@@ -197,7 +235,7 @@ def html(project, leaflet_id, inserts, paper, variant, lang):
         python build.py html dvt --insert venous-stent > /tmp/dvt.html
     """
     try:
-        click.echo(builder.html(project, leaflet_id, inserts, paper, variant=variant, lang=lang))
+        _out(builder.html(project, leaflet_id, inserts, paper, variant=variant, lang=lang))
     except ClearleafError as exc:
         _fail(exc)
 
@@ -269,30 +307,119 @@ def handout_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, va
     if bool(patient_file) == bool(patients_file):
         raise click.UsageError("give either --patient FILE or --patients FILE.csv")
     start = time.perf_counter()
-    try:
-        if patient_file:
-            made = [_render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue,
-                                variant, lang)]
-            paths = [out or Path("dist/handouts") / deliver.filename(made[0])]
-        else:
-            today = date.today()
-            patients = handout.load_patients_csv(Path(patients_file), today, font_characters())
-            with Progress("Rendering handouts", quiet) as progress:
-                made = builder.handouts(project, leaflet_id, inserts, paper, patients, None, allow_overdue,
-                                        allow_draft, today, variant, lang, progress=progress)
-            paths = [(out or Path("dist/handouts")) / deliver.filename(item) for item in made]
-        source = Path(patient_file or patients_file)
-        deliver.check_targets(paths, overwrite, (source,))  # all of them, before any is written
-        receipts = [deliver.deliver("save", item, deliver.SaveOptions(path, overwrite, (source,)))
-                    for item, path in zip(made, paths)]
-    except ClearleafError as exc:
-        _fail(exc)
+    if patients_file:
+        _save_batch(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang,
+                    Path(patients_file), out or Path("dist/handouts"), overwrite, quiet, start)
+        return
+    made = _render_one(project, leaflet_id, inserts, paper, patient_file, allow_draft, allow_overdue, variant, lang)
+    path = out or Path("dist/handouts") / deliver.filename(made)
+    source = Path(patient_file)
+    deliver.check_targets([path], overwrite, (source,))
+    receipt = deliver.deliver("save", made, deliver.SaveOptions(path, overwrite, (source,)))
     if quiet:
         return
-    for receipt in receipts:
-        click.echo(f"wrote {receipt.detail} ({receipt.pages} pages)")
-    click.echo(f"saved {len(receipts)} handout{'s' if len(receipts) != 1 else ''} in "
-               f"{time.perf_counter() - start:.1f} s")
+    _warn([made])
+    _out(f"wrote {receipt.detail} ({receipt.pages} pages)")
+    _out(f"saved 1 handout in {time.perf_counter() - start:.1f} s")
+
+
+class StopOnSignal:
+    """While a batch runs, the first Ctrl+C (SIGINT) or SIGTERM asks it to stop once the handout
+    being written is whole and recorded; a second one stops it at once (KeyboardInterrupt)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self) -> "StopOnSignal":
+        self.requested, self.previous = False, {}
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def _save_batch(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, variant, lang, source: Path,
+                out: Path, overwrite: bool, quiet: bool, start: float) -> None:
+    """Save a discharge list's handouts as they are made, and say exactly what was written if it stops early."""
+    rows = handout.load_patient_rows(source, date.today(), font_characters())
+    written, refused, warnings = [], [], []
+    failure, interrupted = None, False
+    with StopOnSignal() as stop, Progress("Rendering handouts", quiet) as progress:
+        batch = deliver.save_batch(project, leaflet_id, inserts, paper, rows, out, overwrite=overwrite,
+                                   protect=(source,), shown=str(source), allow_overdue=allow_overdue,
+                                   allow_draft=allow_draft, variant=variant, lang=lang, stop=stop)
+        try:
+            for row in batch:
+                (written if row.receipt else refused).append(row)
+                warnings.extend(row.warnings)
+                if row.receipt and not quiet:
+                    _out(f"wrote {row.receipt.detail} ({row.receipt.pages} pages)")
+                progress(len(written) + len(refused), len(rows))
+        except ClearleafError as exc:
+            if not written and not refused:
+                raise  # nothing was written: the error alone says it all
+            failure = exc
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            batch.close()
+    if not quiet:
+        for warning in dict.fromkeys(warnings):
+            _err(f"warning: {warning}")
+    for row in refused:
+        for problem in row.problems:
+            _err(str(problem))
+    done = {row.line for row in written + refused}
+    unwritten = [(line, patient.reference) for line, patient in rows if line not in done]
+    if failure is not None:
+        for line in failure.text.splitlines():
+            _err(line)
+    if failure is not None or interrupted or stop.requested or unwritten:
+        _report_stopped(source, rows, written, refused, unwritten)
+        sys.exit(1)
+    if refused:
+        _err(f"{source}: {len(refused)} of the {len(rows)} handouts were not made (above); the other "
+             f"{len(written)} were written — fix those rows and run them again on their own")
+        sys.exit(1)
+    if not quiet:
+        _out(f"saved {len(written)} handout{'s' if len(written) != 1 else ''} in "
+             f"{time.perf_counter() - start:.1f} s")
+
+
+def _report_stopped(source: Path, rows, written, refused, unwritten) -> None:
+    """Say exactly which rows' handouts were written and recorded, and which were not."""
+    by_line = {line: patient.reference for line, patient in rows}
+    _err(f"{source}: stopped after {len(written)} of the {len(rows)} handouts — each handout listed as "
+         "written is whole and recorded in the issue log; run the rows not written again on their own")
+    _err(f"  written and recorded: {_spans([row.line for row in written], by_line)}")
+    not_written = sorted([line for line, _ in unwritten] + [row.line for row in refused])
+    _err(f"  not written: {_spans(not_written, by_line)}")
+
+
+def _spans(lines: list[int], references: dict) -> str:
+    """'lines 2–4 (MRN-1 to MRN-3), 7 (MRN-6)' for the given CSV lines, in order; 'none' for none."""
+    if not lines:
+        return "none"
+    order = sorted(references)
+    position = {line: n for n, line in enumerate(order)}
+    spans, first = [], lines[0]
+    for previous, line in zip(lines, lines[1:] + [None]):
+        if line is not None and position[line] == position[previous] + 1:
+            continue
+        spans.append(f"{first}–{previous} ({references[first]} to {references[previous]})" if previous != first
+                     else f"{first} ({references[first]})")
+        first = line
+    return f"line{'s' if len(lines) > 1 else ''} " + ", ".join(spans)
 
 
 @cli.command(name="print")
@@ -321,9 +448,10 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         receipt = deliver.deliver("print", item, deliver.PrintOptions(printer, copies, duplex))
     except ClearleafError as exc:
         _fail(exc)
+    _warn([item])
     sides = "two-sided" if duplex else "one-sided"
-    click.echo(f"sent to {printer} as job {receipt.detail} ({receipt.pages} pages, {copies} "
-               f"cop{'ies' if copies != 1 else 'y'}, {sides}, {paper})")
+    _out(f"sent to {printer} as job {receipt.detail} ({receipt.pages} pages, {copies} "
+         f"cop{'ies' if copies != 1 else 'y'}, {sides}, {paper})")
 
 
 @cli.command(name="email")
@@ -333,7 +461,7 @@ def print_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
 @click.option("--to", "to", required=True, metavar="ADDRESS", help="The patient's e-mail address.")
 @click.option("--encrypt", is_flag=True,
               help="Protect the PDF with a password (AES-256), read from HANDOUT_PASSWORD or asked for.")
-@click.option("--eml", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+@click.option("--eml", type=click.Path(path_type=Path), default=None, metavar="FILE",
               help="Write the message to FILE instead of sending it.")
 @click.option("--smtp-host", default=None, help="Mail server (default: smtp.host in leaflets/org.yaml).")
 @click.option("--smtp-port", type=click.IntRange(1, 65535), default=None, help="Mail server port.")
@@ -368,9 +496,16 @@ def email_(project, leaflet_id, inserts, paper, allow_draft, allow_overdue, vari
         deliver.deliver("email", item, options)
     except ClearleafError as exc:
         _fail(exc)
+    _warn([item])
     protected = ", password-protected" if encrypt else ""
     # The address is not repeated: this output may be seen or logged by others.
-    click.echo(f"wrote the message to {eml}" if eml else f"e-mailed the handout ({item.job.pages} pages{protected})")
+    _out(f"wrote the message to {eml}" if eml else f"e-mailed the handout ({item.job.pages} pages{protected})")
+
+
+def _warn(handouts) -> None:
+    """Show each warning about the handouts once, on stderr: whoever issues them should know."""
+    for warning in dict.fromkeys(w for item in handouts for w in item.warnings):
+        _err(f"warning: {warning}")
 
 
 def _handout_password() -> str:
@@ -409,7 +544,7 @@ def check_(project, ids, fmt):
     from . import checks
 
     reports = checks.check(project, ids or None)
-    click.echo(checks.to_json(reports) if fmt == "json" else checks.to_text(reports))
+    _out(checks.to_json(reports) if fmt == "json" else checks.to_text(reports))
     if checks.has_errors(reports):
         sys.exit(1)
 
@@ -442,7 +577,7 @@ def serve(project, host, port, allow_draft, workers, smtp_ca_file):
 
     options = DeskOptions(host, port, allow_draft, workers, smtp_ca_file, os.environ.get("SMTP_PASSWORD"))
     try:
-        run(project, options, say=lambda line: click.echo(line, err=True))
+        run(project, options, say=_err)
     except ClearleafError as exc:
         _fail(exc)
 
@@ -488,7 +623,7 @@ def desk_user_add(project, name):
         new = staff.set_user(path, name, password)
     except ClearleafError as exc:
         _fail(exc)
-    click.echo(f"{'added' if new else 'changed the password of'} {name} in {project.rel(path)}")
+    _out(f"{'added' if new else 'changed the password of'} {name} in {project.rel(path)}")
 
 
 @desk_user.command(name="remove")
@@ -508,7 +643,7 @@ def desk_user_remove(project, name):
         staff.remove_user(path, name)
     except ClearleafError as exc:
         _fail(exc)
-    click.echo(f"removed {name} from {project.rel(path)}; a running desk signs them out at once")
+    _out(f"removed {name} from {project.rel(path)}; a running desk signs them out at once")
 
 
 @desk_user.command(name="list")
@@ -527,7 +662,7 @@ def desk_user_list(project):
     except ClearleafError as exc:
         _fail(exc)
     for name in sorted(users):
-        click.echo(name)
+        _out(name)
 
 
 @cli.command(name="site")
@@ -561,14 +696,14 @@ def site_(project, out, allow_overdue, force, quiet):
     if quiet:
         return
     for warning in result.warnings:
-        click.echo(warning, err=True)
+        _err(warning)
     for path in result.removed:
-        click.echo(f"removed {out / path} (no longer part of the site)")
+        _out(f"removed {out / path} (no longer part of the site)")
     rendered = sum(1 for job in result.pdf.jobs if not job.reused)
-    click.echo(f"wrote {out}: {len(result.pages)} pages and the home page, {len(result.pdf.jobs)} PDFs "
+    _out(f"wrote {out}: {len(result.pages)} pages and the home page, {len(result.pdf.jobs)} PDFs "
                f"({rendered} rendered), {len(result.written)} files changed, in {time.perf_counter() - start:.1f} s")
     if result.address:
-        click.echo(f"publish the folder at {result.address} so that the QR codes find its pages")
+        _out(f"publish the folder at {result.address} so that the QR codes find its pages")
 
 
 def main():

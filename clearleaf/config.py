@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import Problem, Problems
+from .errors import Problem, Problems, os_reason
 from .schema import ID_RE, LANG_RE
 
 ORG_FILE = "org.yaml"
@@ -276,10 +276,26 @@ def default_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def read_text(path: Path, shown: str, problems: Problems) -> str | None:
+MAX_FILE_BYTES = 1_000_000  # any file the project reads, unless its reader says otherwise
+
+
+def read_text(path: Path, shown: str, problems: Problems, limit: int = MAX_FILE_BYTES) -> str | None:
     """Read a UTF-8 file, reporting the line of the first bad byte when it is not UTF-8, and every
-    line that holds an invisible formatting character (see invisible_characters)."""
-    data = path.read_bytes()
+    line that holds an invisible formatting character (see invisible_characters).
+
+    A file over limit bytes is refused before it is read: nothing the project reads needs more.
+    """
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            problems.add(shown, None, f"the file is {size // 1000} KB; the most is {limit // 1000} KB",
+                         "check that this is the right file: no leaflet, organisation or patient file needs "
+                         "so much (split a long leaflet into a leaflet and inserts)")
+            return None
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.add(shown, None, f"cannot read the file: {os_reason(exc)}", "check the path and its permissions")
+        return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

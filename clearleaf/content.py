@@ -28,6 +28,10 @@ RAW_HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>|<!--")
 MD_PUNCT_RE = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
 REMOTE_IMAGE_RE = re.compile(r"!\[[^\]]*\]\(\s*<?((?:[a-zA-Z][a-zA-Z0-9+.-]*:)[^)\s>]*)")
 LEAFLET, INSERT = "leaflet", "insert"
+# Far more than any leaflet needs (the longest is about 10 KB), and little enough that a file
+# given by mistake is refused before it is read.
+MAX_CONTENT_BYTES = 256_000
+MAX_PICTURE_BYTES = 5_000_000
 
 
 @dataclass
@@ -214,7 +218,7 @@ def load_file(project: Project, kind: str, id_: str, org: dict, problems: Proble
         problems.add(shown, None, "the file is a link to a file outside leaflets/",
                      "copy the file into leaflets/ instead of linking to it")
         return None
-    text = read_text(path, shown, local)
+    text = read_text(path, shown, local, MAX_CONTENT_BYTES)
     if text is None:
         problems.extend(local)
         return None
@@ -358,8 +362,12 @@ def _render_placeholders(body: str, org: dict, shown: str, first: int, problems:
                      "write placeholders as {{ org.name }}, with two braces on each side")
         return None
     count = len(problems.items)
-    stored = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    _check_names(tree, context, stored, lambda line, msg, fix: problems.add(shown, first + line - 1, msg, fix))
+    report = lambda line, msg, fix: problems.add(shown, first + line - 1, msg, fix)  # noqa: E731
+    # Refused before anything is rendered: {{ "lol" * 300000000 }} took 4.3 GB, and hung `list`.
+    _check_only_placeholders(tree, report)
+    if len(problems.items) > count:
+        return None
+    _check_names(tree, context, set(), report)
     if len(problems.items) > count:
         return None
     try:
@@ -367,6 +375,48 @@ def _render_placeholders(body: str, org: dict, shown: str, first: int, problems:
     except TemplateError as exc:
         problems.add(shown, first, f"placeholder failed: {exc}", "use only {{ org.<key> }} placeholders")
         return None
+
+
+PLACEHOLDER_FIX = "write the text out, or name one organisation detail from leaflets/org.yaml, e.g. {{ org.name }}"
+# What a placeholder is, when it is more than a name: said in the error, never run.
+EXPRESSION_KINDS = ((nodes.BinExpr, "a calculation"), (nodes.UnaryExpr, "a calculation"),
+                    (nodes.Filter, "a filter"), (nodes.Test, "a test"), (nodes.Call, "a call"),
+                    (nodes.CondExpr, "a condition"), (nodes.Compare, "a comparison"),
+                    (nodes.Literal, "a fixed value"), (nodes.Slice, "a slice"), (nodes.Concat, "a calculation"))
+
+
+def _check_only_placeholders(tree, report) -> None:
+    """Report, with its line, anything in content but text and {{ org.<key> }} placeholders.
+
+    Leaflets need nothing else, and Jinja's sandbox does not bound the time or memory an
+    expression or a loop may take, so nothing else is ever run.
+    """
+    for node in tree.body:
+        if isinstance(node, nodes.Output):
+            for child in node.nodes:
+                if not isinstance(child, nodes.TemplateData) and not _is_path(child):
+                    kind = next((k for cls, k in EXPRESSION_KINDS if isinstance(child, cls)), "an expression")
+                    report(child.lineno, f"only {{{{ org.<key> }}}} placeholders are allowed, not {kind}",
+                           PLACEHOLDER_FIX)
+        else:
+            tag = _STATEMENT_TAGS.get(type(node).__name__, type(node).__name__.lower())
+            report(node.lineno, f"only {{{{ org.<key> }}}} placeholders are allowed, not {{% {tag} %}}",
+                   PLACEHOLDER_FIX)
+
+
+_STATEMENT_TAGS = {"Assign": "set", "AssignBlock": "set", "FilterBlock": "filter", "CallBlock": "call",
+                   "FromImport": "from", "Scope": "with", "ScopedEvalContextModifier": "autoescape",
+                   "EvalContextModifier": "autoescape", "ExprStmt": "do", "Continue": "continue",
+                   "Break": "break"}
+
+
+def _is_path(node) -> bool:
+    """Return True for a name, or a name followed by .key and ['key'] steps: org.phones.team.number."""
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getitem) and not (isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str)):
+            return False
+        node = node.node
+    return isinstance(node, nodes.Name) and node.ctx == "load"
 
 
 _MISSING = object()
@@ -559,3 +609,7 @@ def _check_image(project: Project, image, block, source, shown, first, problems)
     elif not target.is_file():
         problems.add(shown, line, f"image '{src}' does not exist",
                      "check the spelling, or add the file to leaflets/images/")
+    elif target.stat().st_size > MAX_PICTURE_BYTES:
+        problems.add(shown, line, f"image '{src}' is {target.stat().st_size / 1e6:.1f} MB; the most is "
+                     f"{MAX_PICTURE_BYTES // 1_000_000} MB", "save it smaller: an SVG, or a PNG at 300 dpi for its "
+                     "printed size")

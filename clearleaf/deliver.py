@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import mail, printing, records
-from .errors import ClearleafError, Problem
+from .errors import ClearleafError, Problem, RenderError, cannot
 
 
 @dataclass(frozen=True)
@@ -148,27 +148,121 @@ def save(handout, options: SaveOptions) -> tuple[str, dict]:
     from .pdf import write_atomic
 
     path = Path(options.path)
-    refuse_inputs(path, options.protect)
+    check_target(path, options.overwrite, options.protect)
     try:
         write_atomic(path, handout.pdf, mode=0o600, overwrite=options.overwrite)
-    except FileExistsError as exc:
-        if path.exists() and not path.parent.is_file():
-            raise ClearleafError([Problem(str(path), None, "the file already exists",
-                                          "choose another --out, or add --overwrite to replace it")]) from None
-        raise ClearleafError([Problem(str(path), None, f"cannot write the handout: {exc.strerror} (a folder "
-                                      "in the path is a file)", "choose another --out")]) from None
+    except FileExistsError:
+        raise ClearleafError([Problem(str(path), None, "the file already exists",
+                                      "choose another --out, or add --overwrite to replace it")]) from None
     except OSError as exc:
-        raise ClearleafError([Problem(str(path), None, f"cannot write the handout: {exc.strerror}",
-                                      "choose another --out, or check the folder's permissions and free space")]
-                             ) from None
+        raise cannot(path, "write the handout", exc,
+                     "choose another --out, or check the folder's permissions and free space") from None
     return str(path), {}
 
 
+def check_target(path: Path, overwrite: bool, inputs=(), option: str = "--out", what: str = "the handout") -> bool:
+    """Refuse a path that cannot take a new file: an input file, a folder, a device or a pipe,
+    a path under a file, a name too long; and an existing file unless overwrite.
+
+    Return whether a file is there now (to be replaced). Raise ClearleafError naming path.
+    """
+    from .pdf import existing
+
+    refuse_inputs(path, inputs, option)
+    fix = f"choose another {option}"
+    try:
+        kind = existing(Path(path))
+    except OSError as exc:
+        raise cannot(path, f"write {what}", exc, fix) from None
+    if kind == "folder":
+        raise ClearleafError([Problem(str(path), None, f"cannot write {what}: it is a folder, not a file", fix)])
+    if kind == "other":
+        raise ClearleafError([Problem(str(path), None, f"cannot write {what}: it is not a regular file (a device, "
+                                      "a pipe or a socket)", f"{fix}: only a file is ever replaced")])
+    if kind == "file" and not overwrite:
+        raise ClearleafError([Problem(str(path), None, "the file already exists",
+                                      f"{fix}, or add --overwrite to replace it")])
+    return kind == "file"
+
+
+BATCH_CHUNK = 50  # handouts rendered, checked and written at a time; only these are ever held in memory
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """What became of one row of a batch: its handout written and recorded (receipt), or not
+    made (problems, naming the row's line); and what whoever issues it should know (warnings)."""
+
+    line: int
+    reference: str | None
+    receipt: Receipt | None = None
+    problems: tuple = ()
+    warnings: tuple = ()
+
+
+def save_batch(project, leaflet_id: str, inserts, paper: str, rows: list, out: Path, *, overwrite: bool = False,
+               protect=(), shown: str = "the list", allow_overdue: bool = False, allow_draft: bool = False,
+               today=None, variant: str = "standard", lang: str | None = None, staff: str | None = None,
+               chunk: int | None = None, stop=None):
+    """Save one personalised handout per (line, Patient) row into out, streamed a chunk at a time.
+
+    Yield a BatchRow for each row, in order, as soon as its handout is written and recorded (or
+    refused: a row whose handout fails its checks is reported by its line, and the rest go on).
+    The content, the draft and review rules and every target file are checked before anything
+    is rendered or written (ClearleafError). A write that fails (a full disk) raises
+    ClearleafError: every row yielded before it was written and recorded, none after. Stop
+    iterating (and close the generator) to stop the batch: it stops after the last row yielded;
+    or pass stop, a function that says when to stop, asked before each handout is written.
+    Memory holds one chunk (BATCH_CHUNK handouts), however long the list.
+    """
+    import contextlib
+
+    from . import builder, pdf, personal
+
+    chunk = chunk or BATCH_CHUNK
+    planned = builder.plan_handouts(project, leaflet_id, inserts, paper, allow_overdue, allow_draft, today, variant,
+                                    lang)
+    paths = [Path(out) / builder.handout_name(leaflet_id, patient) for _, patient in rows]
+    check_targets(paths, overwrite, protect)
+    with contextlib.ExitStack() as stack:
+        workers = pdf.pool_workers(len(rows))
+        if workers:  # one pool for the whole batch: its workers load the fonts once
+            pool = stack.enter_context(pdf.BuildPool(project, workers, [planned.style]))
+            render_all = lambda _project, jobs, done=None: pool.render_all(jobs, done)  # noqa: E731
+        else:
+            here = stack.enter_context(pdf.InProcess(project))
+            render_all = lambda _project, jobs, done=None: here.render(jobs, done)  # noqa: E731
+        rest = personal.RestCache(2)  # the part after page 1, the same for every row: rendered once
+        stop = stop or (lambda: False)
+        for start in range(0, len(rows), chunk):
+            if stop():
+                return
+            some, where = rows[start:start + chunk], paths[start:start + chunk]
+            made = builder.render_handouts(planned, [patient for _, patient in some], where, render_all=render_all,
+                                           rest_cache=rest)
+            if start == 0 and made:
+                # A problem every row has is the content's (a picture that cannot be drawn, the
+                # emergency signs off page 1): reported as itself, before anything is written.
+                common = set.intersection(*(set(problems) for _, problems in made))
+                if common:
+                    raise RenderError(sorted(common))
+            for (line, patient), path, (handout, problems) in zip(some, where, made, strict=True):
+                if stop():
+                    return
+                if handout is None:
+                    yield BatchRow(line, patient.reference, problems=tuple(
+                        Problem(shown, line, f"this row's handout was not made: {p.message} ({p.path})", p.fix)
+                        for p in problems))
+                    continue
+                receipt = deliver("save", handout, SaveOptions(path, overwrite, tuple(protect)), staff)
+                yield BatchRow(line, patient.reference, receipt, warnings=tuple(handout.warnings))
+            made = handout = None  # let this chunk's PDFs go before the next is rendered
+
+
 def check_targets(paths, overwrite: bool, inputs=()) -> None:
-    """Before a batch writes anything: refuse input files, and files that exist unless overwrite."""
-    for path in paths:
-        refuse_inputs(path, inputs)
-    existing = [str(p) for p in paths if Path(p).exists()]
+    """Before a batch writes anything: refuse every path check_target would, and existing files
+    unless overwrite (all of them counted in one message)."""
+    existing = [str(path) for path in paths if check_target(Path(path), True, inputs)]
     if existing and not overwrite and len(paths) == 1:
         raise ClearleafError([Problem(existing[0], None, "the file already exists",
                                       "choose another --out, or add --overwrite to replace it")])
@@ -180,12 +274,18 @@ def check_targets(paths, overwrite: bool, inputs=()) -> None:
                                       "choose another --out folder, or add --overwrite to replace them")])
 
 
-def refuse_inputs(path: Path, inputs) -> None:
+def refuse_inputs(path: Path, inputs, option: str = "--out") -> None:
     """Refuse to write over a file a command reads (the patient file), whatever the flags."""
     for given in inputs:
-        if given is not None and Path(path).resolve() == Path(given).resolve():
+        if given is None:
+            continue
+        try:
+            same = Path(path).resolve() == Path(given).resolve()
+        except (OSError, RuntimeError):  # a name too long, a link that loops: check_target reports it
+            same = False
+        if same:
             raise ClearleafError([Problem(str(path), None, "this is the file the patient's details were read from",
-                                          "choose another --out: an input file is never written over")])
+                                          f"choose another {option}: an input file is never written over")])
 
 
 @channel("download", DownloadOptions)
@@ -227,10 +327,7 @@ def email_options(org, to: str, *, eml: Path | None = None,
     """
     address = mail.check_address(to)
     if eml:
-        refuse_inputs(Path(eml), protect)
-        if Path(eml).exists() and not overwrite:
-            raise ClearleafError([Problem(str(eml), None, "the file already exists",
-                                          "choose another --eml, or add --overwrite to replace it")])
+        check_target(Path(eml), overwrite, protect, "--eml", "the e-mail file")
         return EmailOptions(address, mail.sender_address(org), eml=Path(eml), overwrite=overwrite)
     settings = mail.smtp_settings(org, smtp_host, smtp_port, smtp_ca_file)
     return EmailOptions(address, settings.sender, settings, smtp_password)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
 ERROR, WARNING = "error", "warning"
@@ -73,3 +74,20 @@ class Problems:
     def raise_if_any(self, cls: type[ClearleafError] = ContentError) -> None:
         if self.items:
             raise cls(self.items)
+
+
+# Plain words where the operating system's own (strerror) would not say what to look at.
+_REASONS = {
+    errno.ENOTDIR: "a folder in the path is a file",
+    errno.EISDIR: "it is a folder, not a file",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Return why an operating-system call failed, in words a user can act on (never a traceback)."""
+    return _REASONS.get(exc.errno) or exc.strerror or str(exc) or type(exc).__name__
+
+
+def cannot(path, doing: str, exc: OSError, fix: str, cls: type[ClearleafError] = ClearleafError) -> ClearleafError:
+    """Return the error for a file that could not be read or written: `path: cannot <doing>: why — fix`."""
+    return cls([Problem(str(path), None, f"cannot {doing}: {os_reason(exc)}", fix)])

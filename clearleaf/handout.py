@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date
 from difflib import get_close_matches
@@ -17,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from .config import INVISIBLE_FIX, compose, invisible_characters, mapping_items, read_text
-from .errors import ContentError, Problem, Problems
+from .config import INVISIBLE_FIX, compose, invisible_characters, node_value, read_text
+from .errors import ContentError, Problem, Problems, cannot
 from .schema import DATE_RE
 
 # Pinned: hospital systems write these keys. Limits keep the "Your details" box on page 1.
@@ -36,6 +38,7 @@ PATIENT_KEYS = {
 # A reference names the PDF file, so it is a plain token: no spaces, slashes or dots at the start.
 REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_LIST_BYTES = 32_000_000  # a discharge list: some 100,000 rows
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,19 @@ class Patient:
         return {**self.__dict__, "medication": medication}
 
 
-def _suggest(key: str, allowed) -> str:
+def _suggest(key: str, allowed, prefix: str = "") -> str:
     close = get_close_matches(key, list(allowed), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else "allowed keys are " + ", ".join(allowed)
+    return f"did you mean '{prefix}{close[0]}'?" if close else \
+        "allowed keys are " + ", ".join(prefix + name for name in allowed)
 
 
 def check_values(raw: dict, shown: str, lines: dict, today: date, problems: Problems,
-                 drawable: frozenset | None = None) -> Patient | None:
-    """Check raw text values (keys like 'medication.dose' for nested ones) and build a Patient."""
+                 drawable: frozenset | None = None, columns: dict | None = None) -> Patient | None:
+    """Check raw text values (keys like 'medication.dose' for nested ones) and build a Patient.
+
+    An unknown key is named by its line and column (columns: key -> column), never echoed: in a
+    file written by hand it may be a name ("Ann Smith: yes").
+    """
     values: dict = {}
     before = len(problems.items)
     for key, value in raw.items():
@@ -72,8 +80,11 @@ def check_values(raw: dict, shown: str, lines: dict, today: date, problems: Prob
         top, _, sub = key.partition(".")
         limits = PATIENT_KEYS.get(top)
         if limits is None or (sub and not isinstance(limits, dict)) or (sub and sub not in limits):
-            allowed = [*PATIENT_KEYS] if not sub else [f"{top}.{k}" for k in MEDICATION_KEYS]
-            problems.add(shown, line, f"unknown key '{key}'", _suggest(key, allowed), field=key)
+            nested = sub and isinstance(limits, dict)
+            allowed = [f"{top}.{k}" for k in MEDICATION_KEYS] if nested else [*PATIENT_KEYS]
+            where = f" in column {columns[key]}" if columns and key in columns else ""
+            fix = _suggest(sub, list(limits), prefix=f"{top}.") if nested else _suggest(key, allowed)
+            problems.add(shown, line, f"unknown key{f' under {top!r}' if nested else ''}{where}", fix, field=key)
             continue
         if isinstance(limits, dict) and not sub:
             problems.add(shown, line, f"'{key}' must list {', '.join(limits)}",
@@ -133,24 +144,24 @@ def load_patient(path: Path, today: date, drawable: frozenset | None = None) -> 
     """Load one patient from a YAML or JSON file; raise ContentError naming keys and lines."""
     problems = Problems()
     shown = str(path)
-    if not path.is_file():
-        raise ContentError([_missing(shown)])
+    _check_file(path, shown, "--patient")
     text = read_text(path, shown, problems)
     root = compose(text, shown, 1, problems) if text is not None else None
     raw: dict = {}
     lines: dict = {}
+    columns: dict = {}
     if root is not None:
-        for key, node, line in mapping_items(root, shown, 1, problems, "the patient file"):
+        for key, node, line, column in _items(root, shown, problems, "the patient file"):
             if isinstance(node, yaml.MappingNode) and key == "medication":
-                for sub, snode, sline in mapping_items(node, shown, 1, problems, "medication"):
+                for sub, snode, sline, scolumn in _items(node, shown, problems, "medication", "medication."):
                     raw[f"{key}.{sub}"] = _scalar(snode)
-                    lines[f"{key}.{sub}"] = sline
+                    lines[f"{key}.{sub}"], columns[f"{key}.{sub}"] = sline, scolumn
             else:
                 raw[key] = _scalar(node) if not isinstance(node, yaml.MappingNode) else {}
-                lines[key] = line
+                lines[key], columns[key] = line, column
     elif text is not None and not problems:
         problems.add(shown, 1, "the patient file is empty", "give at least the reference, e.g. reference: MRN-0001")
-    patient = check_values(raw, shown, lines, today, problems, drawable) if not problems else None
+    patient = check_values(raw, shown, lines, today, problems, drawable, columns) if not problems else None
     if patient is not None and not patient.reference:
         problems.add(shown, 1, "the patient file has no reference",
                      "add the record number, e.g. reference: MRN-0001: the issue log traces each copy by it, "
@@ -161,23 +172,20 @@ def load_patient(path: Path, today: date, drawable: frozenset | None = None) -> 
 
 def load_patients_csv(path: Path, today: date, drawable: frozenset | None = None) -> list[Patient]:
     """Load a discharge list: one patient a row, nested keys as 'medication.name' columns."""
+    return [patient for _, patient in load_patient_rows(path, today, drawable)]
+
+
+def load_patient_rows(path: Path, today: date, drawable: frozenset | None = None) -> list[tuple[int, Patient]]:
+    """Load a discharge list as (line, patient) rows; raise ContentError naming every bad row by its line."""
     problems = Problems()
     shown = str(path)
-    if not path.is_file():
-        raise ContentError([_missing(shown)])
-    text = read_text(path, shown, problems)
+    _check_file(path, shown, "--patients")
+    text = read_text(path, shown, problems, MAX_LIST_BYTES)
     if text is None:
         problems.raise_if_any()
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = reader.fieldnames or []
-    allowed = [k for k, v in PATIENT_KEYS.items() if not isinstance(v, dict)] + \
-        [f"medication.{k}" for k in MEDICATION_KEYS]
-    for column in columns:
-        if column not in allowed:
-            problems.add(shown, 1, f"unknown column '{column}'", _suggest(column, allowed))
-    if "reference" not in columns:
-        problems.add(shown, 1, "there is no 'reference' column",
-                     "add one: each handout's file is named after its reference, never the patient's name")
+    _check_header(columns, shown, problems)
     problems.raise_if_any()
     patients, seen = [], {}
     while True:
@@ -198,20 +206,85 @@ def load_patients_csv(path: Path, today: date, drawable: frozenset | None = None
         if not patient.reference:
             problems.add(shown, line, "the row has no reference", "give every row a reference; it names the PDF file")
         elif patient.reference in seen:
-            problems.add(shown, line, f"reference '{patient.reference}' is also on line {seen[patient.reference]}",
+            problems.add(shown, line, f"this row's reference is also on line {seen[patient.reference]}",
                          "give every row its own reference")
         else:
             seen[patient.reference] = line
-        patients.append(patient)
+        patients.append((line, patient))
     if not patients and not problems:
         problems.add(shown, 2, "the list has no patients", "add one row per patient under the header")
     problems.raise_if_any()
     return patients
 
 
+CSV_COLUMNS = [k for k, v in PATIENT_KEYS.items() if not isinstance(v, dict)] + \
+    [f"medication.{k}" for k in MEDICATION_KEYS]
+
+
+def _check_header(columns: list, shown: str, problems: Problems) -> None:
+    """Check a discharge list's first row: known column names, each once, and a reference column.
+
+    A heading is shown only when it is a known column name. A list saved without its header
+    row has a patient in row 1, whose name and reference must not be echoed as "unknown column".
+    """
+    known = [c for c in columns if c in CSV_COLUMNS]
+    if columns and not known:
+        problems.add(shown, 1, f"the first row is not a header row: none of its {len(columns)} cells is a "
+                     "column name", "add a first row naming the columns, e.g. reference,name,medication.name "
+                     f"(the names are {', '.join(CSV_COLUMNS)})")
+        return
+    first: dict = {}
+    for number, column in enumerate(columns, 1):
+        if not column.strip():
+            problems.add(shown, 1, f"column {number} has no heading", "name it, or delete the empty column")
+        elif column not in CSV_COLUMNS:
+            problems.add(shown, 1, f"column {number} has an unknown heading", _suggest(column, CSV_COLUMNS))
+        elif column in first:
+            problems.add(shown, 1, f"column {number} repeats the heading '{column}' of column {first[column]}",
+                         "keep one column for each detail")
+        else:
+            first[column] = number
+    if "reference" not in columns:
+        problems.add(shown, 1, "there is no 'reference' column",
+                     "add one: each handout's file is named after its reference, never the patient's name")
+
+
+def _items(node, shown: str, problems: Problems, what: str, prefix: str = ""):
+    """Yield (key, value node, line, column) of a patient file's YAML mapping.
+
+    Like config.mapping_items, but a key given twice is named only when it is a patient key:
+    anything else in a patient file may be a name or a number, and is never echoed.
+    """
+    if not isinstance(node, yaml.MappingNode):
+        problems.add(shown, 1 + (node.start_mark.line if node is not None else 0),
+                     f"{what} is not a list of 'key: value' lines", "write one 'key: value' per line")
+        return
+    seen = set()
+    for key, value in node.value:
+        line, column = 1 + key.start_mark.line, 1 + key.start_mark.column
+        name = key.value if isinstance(key, yaml.ScalarNode) else str(node_value(key))
+        if name in seen:
+            known = f"{prefix}{name}" in CSV_COLUMNS or name in PATIENT_KEYS
+            problems.add(shown, line, f"'{name}' is given twice" if known else
+                         f"the key in column {column} is given twice", "keep one and delete the other")
+            continue
+        seen.add(name)
+        yield name, value, line, column
+
+
 def _scalar(node):
     return node.value if isinstance(node, yaml.ScalarNode) else [_scalar(n) for n in node.value]
 
 
-def _missing(shown: str) -> Problem:
-    return Problem(shown, None, "the patient file does not exist", "check the path given to --patient")
+def _check_file(path: Path, shown: str, option: str) -> None:
+    """Raise ContentError unless path is a file that can be looked at (never an OSError)."""
+    fix = f"check the path given to {option}"
+    try:
+        found = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ContentError([Problem(shown, None, "the patient file does not exist", fix)]) from None
+    except OSError as exc:
+        raise cannot(shown, "read the patient file", exc, fix, ContentError) from None
+    if not stat.S_ISREG(found.st_mode):
+        raise ContentError([Problem(shown, None, "the patient file is not a file (a folder, a device or a pipe)",
+                                    fix)])

@@ -7,6 +7,8 @@ others, so patient details travel only inside the attached PDF.
 
 from __future__ import annotations
 
+import base64
+import hmac
 import io
 import ipaddress
 import re
@@ -15,6 +17,7 @@ import smtplib
 import socket
 import ssl
 import textwrap
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email import policy
@@ -28,7 +31,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from . import i18n
 from .config import ORG_FILE, Org, Project, public_org
-from .errors import ClearleafError, Problem
+from .errors import ClearleafError, Problem, os_reason
 from .pdf import write_atomic
 from .render import install_filters
 
@@ -43,6 +46,8 @@ ADDRESS_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Z
 FILENAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,150}\.pdf$")
 MAX_REPLY = 120
 WRAP = 76  # characters a line in the plain-text body
+TIMEOUT = 30   # seconds to wait for any one reply
+DEADLINE = 60  # seconds for the whole conversation, however slowly the server trickles its replies
 TIMEOUT_FIX = "check smtp.host, smtp.port and the network; a firewall may be blocking the port"
 
 
@@ -167,13 +172,15 @@ def check_address(to: str) -> str:
     if not isinstance(to, str) or not to.strip():
         raise _error(shown, "no address given", fix, field="to")
     if any(ch in to for ch in "\r\n\0,;"):
-        raise _error(shown, f"'{_printable(to)}' is not a single address", fix, field="to")
+        raise _error(shown, "this is not a single address (it has a comma, a semicolon or a line break)", fix,
+                     field="to")
     text = to.strip()
     if len(text) > 320:  # a name and an address; never needs more
         raise _error(shown, f"the address is {len(text)} characters long", fix, field="to")
     _, address = parseaddr(text)
     if "@" not in address or not ADDRESS_RE.match(address):
-        raise _error(shown, f"'{_printable(to)}' is not a valid e-mail address", fix, field="to")
+        # The address is never shown: it is the patient's, and this message may be seen or logged.
+        raise _error(shown, "this is not a valid e-mail address", fix, field="to")
     local_part = address.rpartition("@")[0]
     if len(local_part) > 64 or len(address) > 254:  # RFC 5321: 64 before the @, 254 in all
         raise _error(shown, "the address is too long for e-mail (at most 64 characters before the @ "
@@ -181,7 +188,7 @@ def check_address(to: str) -> str:
     # parseaddr quietly drops what it cannot parse, e.g. a second address: accept only
     # "address" or "Name <address>", and use the address alone.
     if text != address and not re.fullmatch(r'[^<>@"]*<\s*' + re.escape(address) + r"\s*>", text):
-        raise _error(shown, f"'{_printable(to)}' is not a single address", fix, field="to")
+        raise _error(shown, "this is not a single address", fix, field="to")
     return address
 
 
@@ -315,67 +322,217 @@ def encrypt_pdf(data: bytes, password: str) -> bytes:
     return out.getvalue()
 
 
-def send(message: EmailMessage, settings: SmtpSettings, password: str | None, timeout: float = 30) -> None:
-    """Send message through the mail server, encrypted unless security is none; raise MailError."""
+def send(message: EmailMessage, settings: SmtpSettings, password: str | None, timeout: float = TIMEOUT,
+         deadline: float = DEADLINE) -> None:
+    """Send message through the mail server, encrypted unless security is none; raise MailError.
+
+    timeout bounds each wait for the server; deadline bounds the whole conversation, so that a
+    server trickling its replies a byte at a time cannot hold the caller for longer.
+    """
     where = settings.where
     if settings.user and password is None:
         raise _error(where, f"smtp.user is {settings.user} but no password was given",
                      "set SMTP_PASSWORD in the environment (it is never stored in org.yaml)")
     context = _ssl_context(settings) if settings.security != "none" else None
+    watch = _Deadline(deadline)
+    secrets_ = _Secrets(settings.user, password)
     try:
-        _deliver(message, settings, password, timeout, context)
-    except MailError:
+        _deliver(message, settings, password, timeout, context, watch)
+    except MaybeSent:
         raise
-    except ssl.SSLCertVerificationError as exc:
-        raise _error(where, f"the server's certificate is not trusted ({exc.verify_message})",
-                     "check the host name; if your organisation has its own certificate authority, "
-                     "pass its certificate with --smtp-ca-file") from None
-    except ssl.SSLError as exc:
-        raise _error(where, f"the TLS handshake failed ({exc.reason or exc})",
-                     "check smtp.security: port 465 is usually tls, 587 starttls") from None
-    except smtplib.SMTPAuthenticationError as exc:
-        raise _error(where, f"the server refused the login for {settings.user} ({_reply(exc, password)})",
-                     "check smtp.user in leaflets/org.yaml and SMTP_PASSWORD") from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        refused = ", ".join(f"{addr} ({_reply_of(code, text, password)})" for addr, (code, text)
-                            in exc.recipients.items())
-        raise _error(where, f"the server refused the recipient {refused}",
-                     "check the patient's e-mail address, or print the handout instead") from None
-    except smtplib.SMTPSenderRefused as exc:
-        raise _error(where, f"the server refused the sender {_sender_text(exc.sender)} "
-                     f"({_reply(exc, password)})",
-                     "check smtp.from in leaflets/org.yaml: the server must let smtp.user use it") from None
-    except smtplib.SMTPDataError as exc:
-        raise _error(where, f"the server refused the message ({_reply(exc, password)})",
-                     "the attachment may be too large for this server; ask your IT team") from None
-    except smtplib.SMTPNotSupportedError:
-        raise _error(where, "the server does not offer a login (AUTH)",
-                     "remove smtp.user from leaflets/org.yaml if this server needs none, "
-                     "or check smtp.security") from None
-    except smtplib.SMTPServerDisconnected as exc:
+    except Exception as exc:
+        if watch.expired:
+            raise _error(where, f"the mail server did not finish within {deadline:g} seconds; nothing was sent",
+                         "try again later; if it keeps happening, " + TIMEOUT_FIX) from None
+        if isinstance(exc, MailError):
+            raise
+        raise _failure(exc, settings, secrets_, timeout) from None
+    finally:
+        watch.cancel()
+
+
+def _failure(exc: Exception, settings: SmtpSettings, secrets_: "_Secrets", timeout: float) -> MailError:
+    """Return the one-line MailError for what went wrong while sending."""
+    where = settings.where
+    reply = secrets_.reply
+    temporary = "nothing was sent: try again later, or print the handout instead"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        replies = "; ".join(reply(code, text) for code, text in exc.recipients.values())
+        if codes and all(400 <= code < 500 for code in codes):
+            return _error(where, f"the server cannot take the message now ({replies}): a temporary failure",
+                          temporary)
+        # The address itself is never shown: it is the patient's.
+        return _error(where, f"the server refused the recipient's address ({replies})",
+                      "check the patient's e-mail address, or print the handout instead")
+    if isinstance(exc, smtplib.SMTPResponseException) and 400 <= exc.smtp_code < 500:
+        return _error(where, f"the server cannot take the message now ({reply(exc.smtp_code, exc.smtp_error)}): "
+                      "a temporary failure", temporary)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return _error(where, f"the server's certificate is not trusted ({exc.verify_message})",
+                      "check the host name; if your organisation has its own certificate authority, "
+                      "pass its certificate with --smtp-ca-file")
+    if isinstance(exc, ssl.SSLError):
+        return _error(where, f"the TLS handshake failed ({exc.reason or exc})",
+                      "check smtp.security: port 465 is usually tls, 587 starttls")
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return _error(where, f"the server refused the login for {settings.user} "
+                      f"({reply(exc.smtp_code, exc.smtp_error)})",
+                      "check smtp.user in leaflets/org.yaml and SMTP_PASSWORD")
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return _error(where, f"the server refused the sender {_sender_text(exc.sender)} "
+                      f"({reply(exc.smtp_code, exc.smtp_error)})",
+                      "check smtp.from in leaflets/org.yaml: the server must let smtp.user use it")
+    if isinstance(exc, smtplib.SMTPDataError):
+        return _error(where, f"the server refused the message ({reply(exc.smtp_code, exc.smtp_error)})",
+                      "the attachment may be too large for this server; ask your IT team")
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return _error(where, "the server does not offer a login (AUTH)",
+                      "remove smtp.user from leaflets/org.yaml if this server needs none, or check smtp.security")
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
         # smtplib turns a read timeout into "disconnected"; the timeout is what the user can act on.
         if isinstance(exc.__context__, TimeoutError):
-            raise _error(where, f"no answer within {timeout:g} seconds", TIMEOUT_FIX) from None
-        raise _error(where, "the server closed the connection",
-                     "check smtp.host, smtp.port and smtp.security (465 is tls, 587 starttls)") from None
-    except smtplib.SMTPResponseException as exc:
-        raise _error(where, f"the server said {_reply(exc, password)}",
-                     "try again later, or ask your IT team about this reply") from None
-    except smtplib.SMTPException as exc:
-        raise _error(where, f"sending failed ({type(exc).__name__})",
-                     "try again later, or ask your IT team") from None
-    except socket.gaierror:
-        raise _error(where, "the mail server's name was not found",
-                     "check smtp.host in leaflets/org.yaml or --smtp-host") from None
-    except ConnectionRefusedError:
-        raise _error(where, "connection refused",
-                     "check smtp.host and smtp.port (or --smtp-host/--smtp-port), and that the mail server "
-                     "is running") from None
-    except TimeoutError:
-        raise _error(where, f"no answer within {timeout:g} seconds", TIMEOUT_FIX) from None
-    except OSError as exc:
-        raise _error(where, f"cannot reach the mail server ({exc.strerror or type(exc).__name__})",
-                     "check smtp.host, smtp.port and the network connection") from None
+            return _error(where, f"no answer within {timeout:g} seconds", TIMEOUT_FIX)
+        return _error(where, "the server closed the connection",
+                      "check smtp.host, smtp.port and smtp.security (465 is tls, 587 starttls)")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _error(where, f"the server said {reply(exc.smtp_code, exc.smtp_error)}",
+                      "try again later, or ask your IT team about this reply")
+    if isinstance(exc, smtplib.SMTPException):
+        return _error(where, f"sending failed ({type(exc).__name__})", "try again later, or ask your IT team")
+    if isinstance(exc, socket.gaierror):
+        return _error(where, "the mail server's name was not found",
+                      "check smtp.host in leaflets/org.yaml or --smtp-host")
+    if isinstance(exc, ConnectionRefusedError):
+        return _error(where, "connection refused",
+                      "check smtp.host and smtp.port (or --smtp-host/--smtp-port), and that the mail server "
+                      "is running")
+    if isinstance(exc, TimeoutError):
+        return _error(where, f"no answer within {timeout:g} seconds", TIMEOUT_FIX)
+    if isinstance(exc, OSError):
+        return _error(where, f"cannot reach the mail server ({exc.strerror or type(exc).__name__})",
+                      "check smtp.host, smtp.port and the network connection")
+    raise exc  # a bug: keep its traceback
+
+
+class _Deadline:
+    """Hang up on the mail server once the whole conversation has taken `seconds`.
+
+    A per-read timeout never fires while the server sends a byte now and then, so a timer shuts
+    the socket down instead: the read that is waiting then ends at once, and so does the send.
+    """
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self.sockets: list[socket.socket] = []
+        self.client: smtplib.SMTP | None = None
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.expired = True
+        for sock in [getattr(self.client, "sock", None), *self.sockets]:
+            if sock is not None:
+                try:
+                    # The plain socket's shutdown, also for a TLS socket: it ends a read in progress.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+class _Client(smtplib.SMTP):
+    """smtplib's client, with its connection watched by a _Deadline from the moment it opens."""
+
+    watch: _Deadline | None = None
+
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, timeout)
+        if self.watch is not None:
+            self.watch.sockets.append(sock)
+        return sock
+
+
+class _TlsClient(smtplib.SMTP_SSL, _Client):
+    """Implicit TLS; its handshake, too, runs on a watched socket (SMTP_SSL wraps _Client's)."""
+
+
+class _Secrets:
+    """What must never be shown from a server's reply: the password (and the base64 the login
+    sent it in, which a server may echo) and the patient's address."""
+
+    BASE64_RE = re.compile(r"[A-Za-z0-9+/]{8,}={0,2}")
+    ADDRESS_RE = re.compile(r"<?[^\s<>@]+@[^\s<>@]+>?")
+
+    def __init__(self, user: str | None, password: str | None):
+        self.hidden = [_utf8(v) for v in (password,) if v]
+        self.user = _utf8(user) if user else None
+
+    def reply(self, code: int, text) -> str:
+        """Return the server's reply, short and on one line, with no password and no address."""
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        text = " ".join(str(text).split())
+        for secret in self.hidden:
+            text = text.replace(secret.decode("utf-8", "replace"), "***")
+        text = self.BASE64_RE.sub(self._masked, text)
+        text = self.ADDRESS_RE.sub("<address>", text)
+        if len(text) > MAX_REPLY:
+            text = text[:MAX_REPLY] + "…"
+        return f"{code} {text}".strip()
+
+    def _masked(self, found: re.Match) -> str:
+        token = found.group(0)
+        try:
+            decoded = base64.b64decode(token + "=" * (-len(token) % 4))
+        except ValueError:
+            return token
+        # A login's own base64: "\0user\0password" (PLAIN), the user or the password (LOGIN).
+        if b"\0" in decoded or any(s in decoded for s in self.hidden) or (self.user and self.user in decoded):
+            return "***"
+        return token
+
+
+def _utf8(text: str) -> bytes:
+    # surrogateescape: an environment variable that is not UTF-8 still gives back its own bytes.
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _login(client: smtplib.SMTP, user: str, password: str) -> None:
+    """Log in with AUTH CRAM-MD5, PLAIN or LOGIN, sending the name and password as UTF-8.
+
+    smtplib encodes them as ASCII, so a password with an accented letter failed with a
+    traceback that showed the letter (RFC 4616 and 4954 say UTF-8).
+    """
+    client.ehlo_or_helo_if_needed()
+    if not client.has_extn("auth"):
+        raise smtplib.SMTPNotSupportedError("SMTP AUTH extension not supported by server.")
+    offered = client.esmtp_features["auth"].upper().split()
+    name, secret = _utf8(user), _utf8(password)
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+    if "CRAM-MD5" in offered:
+        code, challenge = client.docmd("AUTH", "CRAM-MD5")
+        if code == 334:
+            digest = hmac.HMAC(secret, base64.b64decode(challenge), "md5").hexdigest()
+            code, reply = client.docmd(b64(name + b" " + digest.encode("ascii")))
+        else:
+            reply = challenge
+    elif "PLAIN" in offered:
+        code, reply = client.docmd("AUTH", "PLAIN " + b64(b"\0" + name + b"\0" + secret))
+    elif "LOGIN" in offered:
+        code, reply = client.docmd("AUTH", "LOGIN " + b64(name))
+        if code == 334:
+            code, reply = client.docmd(b64(secret))
+    else:
+        raise smtplib.SMTPException("No suitable authentication method found.")
+    if code not in (235, 503):  # 503: already logged in
+        raise smtplib.SMTPAuthenticationError(code, reply)
 
 
 def _watch_for_end_of_data(client: smtplib.SMTP):
@@ -405,12 +562,15 @@ def _ssl_context(settings: SmtpSettings) -> ssl.SSLContext:
 
 
 def _deliver(message: EmailMessage, settings: SmtpSettings, password: str | None, timeout: float,
-             context: ssl.SSLContext | None) -> None:
-    if settings.security == "tls":
-        client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
-    else:
-        client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+             context: ssl.SSLContext | None, watch: _Deadline) -> None:
+    # Made without a host, so the deadline watches the connection from its first byte.
+    client = _TlsClient(timeout=timeout, context=context) if settings.security == "tls" else _Client(timeout=timeout)
+    client.watch, watch.client = watch, client
+    client._host = settings.host  # what TLS checks the certificate against, as a host given to __init__ is
     try:
+        code, greeting = client.connect(settings.host, settings.port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, greeting)
         client.ehlo()
         if settings.security == "starttls":
             # Never carry on in plain text: the message holds patient details.
@@ -422,12 +582,13 @@ def _deliver(message: EmailMessage, settings: SmtpSettings, password: str | None
             client.starttls(context=context)
             client.ehlo()
         if settings.user:
-            client.login(settings.user, password)
+            _login(client, settings.user, password)
         body_sent = _watch_for_end_of_data(client)
         try:
             client.send_message(message)
-        except (smtplib.SMTPServerDisconnected, OSError):
-            if not body_sent():
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            # A reply (smtplib's errors are OSErrors too) is a clear answer: the message was refused.
+            if not body_sent() or isinstance(exc, smtplib.SMTPResponseException):
                 raise
             raise MaybeSent([Problem(settings.where, None, "the mail server took the whole message but did not "
                                      "confirm it: it may have been sent",
@@ -444,22 +605,6 @@ def _deliver(message: EmailMessage, settings: SmtpSettings, password: str | None
         client.close()
 
 
-def _reply(exc: smtplib.SMTPResponseException, password: str | None) -> str:
-    return _reply_of(exc.smtp_code, exc.smtp_error, password)
-
-
-def _reply_of(code: int, text, password: str | None) -> str:
-    """Return the server's reply, short and on one line, with the password never echoed."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = " ".join(str(text).split())
-    if password:
-        text = text.replace(password, "***")
-    if len(text) > MAX_REPLY:
-        text = text[:MAX_REPLY] + "…"
-    return f"{code} {text}".strip()
-
-
 def _sender_text(sender) -> str:
     return sender.decode("utf-8", "replace") if isinstance(sender, bytes) else str(sender)
 
@@ -474,5 +619,5 @@ def write_eml(message: EmailMessage, path: Path, overwrite: bool = False) -> Non
         raise _error(str(path), "the file already exists",
                      "choose another --eml, or add --overwrite to replace it") from None
     except OSError as exc:
-        raise _error(str(path), f"cannot write the e-mail file: {exc.strerror}",
+        raise _error(str(path), f"cannot write the e-mail file: {os_reason(exc)}",
                      "choose another folder, or check its permissions and free space") from None

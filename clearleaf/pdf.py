@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import mimetypes
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
+import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -201,10 +206,17 @@ class Fonts:
     copy of every font (measured: 10 MB less per process for the four styles when shared).
     """
 
-    def __init__(self, project: Project):
+    def __init__(self, project: Project, folder: str | Path | None = None):
         wp = weasyprint()
         self.fetcher = wp.ProjectFetcher(asset_roots(project))
         self.config = wp.FontConfiguration()
+        # WeasyPrint copies every @font-face font into a folder of its own in $TMPDIR, made on
+        # first use; a process killed before it cleans up would leave them there. So the folder
+        # is made here instead, inside a locked TempRun (or a worker pool's, as folder), which
+        # the next run sweeps if this one never finishes.
+        self.run = TempRun("run") if folder is None else None
+        weasy_compat.set_font_folder(self.config,
+                                     Path(tempfile.mkdtemp(prefix="weasyprint-", dir=folder or self.run.path)))
         with refusals_reported(project):
             self.css = wp.CSS(string=font_face_css(), base_url=project.styles.resolve().as_uri() + "/",
                               url_fetcher=self.fetcher, font_config=self.config)
@@ -212,6 +224,9 @@ class Fonts:
     def close(self):
         """Delete the fonts WeasyPrint copied to a temporary folder; it only does so when collected."""
         weasy_compat.delete_font_copies(self.config)
+        if self.run is not None:
+            self.run.close()
+            self.run = None
 
 
 @dataclass
@@ -251,14 +266,15 @@ class Renderer:
         written (templates/handout.html makes them for the two halves of a personalised handout).
         """
         base_url = self.project.leaflets.resolve().as_uri() + "/"
-        with capture_warnings() as warnings, refusals_reported(self.project):
+        with capture_warnings() as logged, refusals_reported(self.project):
             document = weasyprint().HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
                 font_config=self.font_config, stylesheets=self.stylesheets, **PDF_OPTIONS)
             if trim != (0, 0):
                 document = _cut_stand_ins(document, *trim)
             data = document.write_pdf(finisher=finish_tags(page_languages(document)), **PDF_OPTIONS)
         bookmarks = tuple(b[0] for page in document.pages for b in page.bookmarks)
-        return Rendered(data, len(document.pages), first_page_classes(document), warnings, bookmarks)
+        return Rendered(data, len(document.pages), first_page_classes(document), logged.messages, bookmarks,
+                        tuple(logged.pictures), overflowing(document))
 
     def close(self):
         """Close the fonts if this Renderer made them (a shared Fonts is closed by its owner)."""
@@ -285,6 +301,72 @@ class Rendered:
     first_page: set  # the HTML classes of every box laid out on page 1
     warnings: list
     bookmarks: tuple = ()  # the level of each of the PDF's outline entries, in order
+    pictures: tuple = ()   # the URL of each picture that could not be drawn (an error: see builder)
+    overflows: tuple = ()  # Overflow: text or pictures outside their box or the page (an error: see builder)
+
+
+@dataclass(frozen=True)
+class Overflow:
+    """Text or a picture drawn outside its box or the page's text area: cut off, or over its neighbour."""
+
+    page: int      # 1-based
+    where: str     # the class of the nearest element that has one, e.g. "callout-danger"; never its text
+    part: str      # the footer of the part (leaflet or insert) it is in, which names its code
+    points: float  # how far past the edge
+    edge: str      # "the page's text area" or "its box"
+    side: str = "right"
+
+
+OVERFLOW_TOLERANCE = 0.5  # points: rounding in the layout, never a visible overflow
+POINTS_PER_MM = 72 / 25.4
+
+
+def overflowing(document) -> tuple[Overflow, ...]:
+    """Return where text or pictures run past the page's text area (either side), or past the
+    right edge of their own line box in left-to-right text (a table cell, a callout).
+
+    Right-to-left lines are checked against the page only: there a line's trailing space may
+    sit outside it, unseen. List markers sit outside their box by design.
+    """
+    from weasyprint.formatting_structure import boxes
+
+    found: dict = {}
+
+    def walk(box, page: int, left: float, right: float, where: str, part: str, line) -> None:
+        if isinstance(box, boxes.MarginBox):
+            return  # the running footer, drawn in the page margin on purpose
+        element = getattr(box, "element", None)
+        if element is not None and element.get("class") and not str(getattr(box, "element_tag", "")).endswith("marker"):
+            where = element.get("class").split()[-1]
+            if element.tag == "article":
+                part = element.get("data-footer") or part
+        if isinstance(box, boxes.LineBox):
+            line = box
+        marker = str(getattr(box, "element_tag", "")).endswith("marker")
+        drawn = isinstance(box, boxes.ReplacedBox) or (isinstance(box, boxes.TextBox) and box.text.strip())
+        if drawn and not marker:
+            start = box.border_box_x()
+            end = start + box.border_width()
+            past = None
+            if end > right + OVERFLOW_TOLERANCE:
+                past = (end - right, "the page's text area", "right")
+            elif start < left - OVERFLOW_TOLERANCE:
+                past = (left - start, "the page's text area", "left")
+            elif line is not None and line.style["direction"] == "ltr" and \
+                    end > line.position_x + line.width + OVERFLOW_TOLERANCE:
+                past = (end - line.position_x - line.width, "its box", "right")
+            if past is not None:
+                key = (page, where, past[1], past[2])
+                if key not in found or found[key].points < past[0]:
+                    found[key] = Overflow(page, where, part, round(past[0], 1), past[1], past[2])
+        for child in getattr(box, "children", ()):
+            walk(child, page, left, right, where, part, line)
+
+    for number, page in enumerate(document.pages, 1):
+        page_box = weasy_compat.page_box(page)
+        left = page_box.content_box_x()
+        walk(page_box, number, left, left + page_box.width, "the page", "", None)
+    return tuple(found.values())
 
 
 def _cut_stand_ins(document, first: int, last: int):
@@ -407,25 +489,61 @@ def artifact_page_furniture(document, pdf) -> None:
             refs[mcid] = "null"
 
 
+# WeasyPrint logs a picture it cannot draw and prints the page without it. These messages
+# (weasyprint/images.py, html.py) name the picture's URL as their first argument.
+PICTURE_FAILURES = ("Failed to load image at %r: %s", "Failed to render SVG image %s", "Failed to load inline SVG: %s")
+
+
 class _Collect(logging.Handler):
+    """WeasyPrint's warnings, and apart from them the pictures it could not draw."""
+
     def __init__(self):
         super().__init__(logging.WARNING)
-        self.messages = []
+        self.messages: list[str] = []
+        self.pictures: list[str] = []
 
     def emit(self, record):
-        self.messages.append(record.getMessage())
+        if record.msg in PICTURE_FAILURES:
+            url = str(record.args[0]) if record.args and record.msg != PICTURE_FAILURES[2] else "inline SVG"
+            if url not in self.pictures:
+                self.pictures.append(url)
+        else:
+            self.messages.append(record.getMessage())
 
 
 @contextmanager
 def capture_warnings():
-    """Collect WeasyPrint's warnings so the build shows them instead of losing them."""
+    """Collect WeasyPrint's warnings so the build shows them instead of losing them, and the
+    pictures it could not draw (.pictures), which the caller turns into errors."""
     logger = logging.getLogger("weasyprint")
     handler = _Collect()
     logger.addHandler(handler)
     try:
-        yield handler.messages
+        yield handler
     finally:
         logger.removeHandler(handler)
+
+
+class NotARegularFile(OSError):
+    """The path names a device, a pipe or a socket: never something to replace with a file."""
+
+    def __init__(self, path):
+        super().__init__(errno.EINVAL, "it is not a regular file (a device, a pipe or a socket)", str(path))
+
+
+def existing(path: Path) -> str | None:
+    """Return what is at path: None (nothing yet), "file", "folder" or "other" (a device, a pipe).
+
+    Raise OSError when the path cannot be looked at: a folder in it is a file (NotADirectoryError),
+    its name is too long, or a folder may not be read.
+    """
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(found.st_mode):
+        return "file"
+    return "folder" if stat.S_ISDIR(found.st_mode) else "other"
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644, overwrite: bool = True) -> None:
@@ -433,16 +551,33 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, overwrite: bool = T
 
     Personalised handouts pass mode 0o600: they carry patient details. With overwrite False an
     existing file is never replaced (FileExistsError), even one that appears while writing: the
-    finished file is linked into place, which fails if the name is taken.
+    finished file is linked into place, which fails if the name is taken. A folder, a device
+    (/dev/full) or a pipe at path is never replaced (IsADirectoryError, NotARegularFile).
+    Raise OSError when it cannot be written; nothing is left behind then.
     """
+    kind = existing(path)
+    if kind == "folder":
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    if kind == "other":
+        raise NotARegularFile(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    sweep_parts(path.parent)
+    # Named with our pid and locked while it is written, so that sweep_parts can tell one left
+    # by a killed writer from one being written now.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.clearleaf-{os.getpid()}-", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                if written <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+            os.fsync(fd)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
         if overwrite:
             os.replace(tmp, path)
         else:
@@ -453,15 +588,149 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, overwrite: bool = T
         raise
 
 
+PART_RE = re.compile(r"^\.(?P<name>.+)\.clearleaf-(?P<pid>\d+)-[A-Za-z0-9_]+\.part$")
+# Before the pid was in the name: tempfile.mkstemp's eight characters, after one of our files.
+OLD_PART_RE = re.compile(r"^\..+\.(?:pdf|eml|json|txt)\.[a-z0-9_]{8}\.part$")
+STALE_SECONDS = 60  # older than any write takes: a temp file or folder this old with no owner is left over
+_SWEPT: set = set()
+
+
+def sweep_parts(folder: Path) -> list[Path]:
+    """Delete the .part files a killed write_atomic left in folder (once per folder and process).
+
+    Only our own names, and only orphans: a .part whose writer still holds its lock is being
+    written now, and one whose writer's process is alive is kept until it is old (its lock is
+    taken just after the file is made). Return what was deleted.
+    """
+    key = str(folder.resolve())
+    if key in _SWEPT:
+        return []
+    _SWEPT.add(key)
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        ours = PART_RE.match(entry.name)
+        if not (ours or OLD_PART_RE.match(entry.name)) or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            if ours and _pid_alive(int(ours.group("pid"))) and age < STALE_SECONDS:
+                continue
+            if not ours and age < STALE_SECONDS:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its writer is writing it
+        else:
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+RUN_RE = re.compile(r"^(?:run|workers|desk)-(?P<pid>\d+)-[A-Za-z0-9_]+$")
+
+
+class TempRun:
+    """A temp folder for one run's own files (WeasyPrint's font copies), locked while it is used.
+
+    Every run's folder is in one place, $TMPDIR/clearleaf-<uid>/. A run killed before it could
+    delete its folder leaves it unlocked, and the next TempRun made anywhere deletes it (sweep).
+    """
+
+    def __init__(self, kind: str = "run"):
+        parent = Path(tempfile.gettempdir()) / f"clearleaf-{os.getuid()}"
+        sweep_runs(parent)
+        for attempt in range(3):
+            try:
+                parent.mkdir(mode=0o700, exist_ok=True)
+                if parent.is_symlink() or parent.stat().st_uid != os.getuid():
+                    raise PermissionError(errno.EPERM, "not our own folder", str(parent))
+                self.path = Path(tempfile.mkdtemp(prefix=f"{kind}-{os.getpid()}-", dir=parent))
+                break
+            except FileNotFoundError:  # another run swept the parent away between the two steps
+                if attempt == 2:
+                    raise
+        lock = os.open(self.path / ".lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # Also on garbage collection and at exit, for a TempRun whose owner never closed it.
+        self._remove = weakref.finalize(self, _remove_run, self.path, lock)
+
+    def close(self) -> None:
+        """Delete the folder and everything in it, and the shared parent when it is left empty."""
+        self._remove()
+
+
+def _remove_run(path: Path, lock: int) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    os.close(lock)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass  # another run's folder is in it
+
+
+def sweep_runs(parent: Path) -> list[Path]:
+    """Delete the folders of runs that were killed: unlocked, and their process gone or the folder old."""
+    removed = []
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return []
+    for entry in entries:
+        found = RUN_RE.match(entry.name)
+        if not found or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            if _pid_alive(int(found.group("pid"))) and age < STALE_SECONDS:
+                continue  # being made, or in use: its lock says which once it is older
+            fd = os.open(os.path.join(entry.path, ".lock"), os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            fd = None  # made, but killed before its lock was: left over
+        except OSError:
+            continue
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # in use
+        finally:
+            if fd is not None:
+                os.close(fd)
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(Path(entry.path))
+    return removed
+
+
 # Worker-process state for parallel builds: one Renderer per style, made on first use.
 _WORKER: dict = {}
 
 
 def _init_worker(root: str, tmpdir: str) -> None:
-    # WeasyPrint's font copies go to the run's own temp folder, which the parent deletes
-    # after the pool has shut down, even if a worker dies without cleaning up.
+    # WeasyPrint's font copies go to the pool's own temp folder (a TempRun), which the parent
+    # deletes after the pool has shut down, or the next run sweeps if the parent was killed.
     tempfile.tempdir = tmpdir
     _WORKER["project"] = Project(Path(root))
+    _WORKER["tmpdir"] = tmpdir
 
 
 def _worker_renderer(style: Style) -> "Renderer":
@@ -469,7 +738,7 @@ def _worker_renderer(style: Style) -> "Renderer":
     renderers = _WORKER.setdefault("renderers", {})
     if style not in renderers:
         if "fonts" not in _WORKER:  # deleted with the run's temp folder (see _init_worker)
-            _WORKER["fonts"] = Fonts(_WORKER["project"])
+            _WORKER["fonts"] = Fonts(_WORKER["project"], _WORKER["tmpdir"])
         renderers[style] = Renderer(_WORKER["project"], style, _WORKER["fonts"])
     return renderers[style]
 
@@ -487,24 +756,34 @@ WARM_UP_HTML = ("<!doctype html><html lang='en'><body><h1>Warm up</h1><p>Atkinso
                 "Ελληνικά Кириллица Tiếng Việt <span lang='ar' dir='rtl'>العربية</span></p></body></html>")
 
 
-def _init_warm_worker(root: str, tmpdir: str, styles: tuple) -> None:
+def _init_warm_worker(root: str, tmpdir: str, styles: tuple, parent: int) -> None:
     """Start a long-lived worker: load the fonts and stylesheets of every style, and lay out once."""
-    _die_with_parent()
+    _die_with_parent(parent)
     _init_worker(root, tmpdir)
     for style in styles:
         _render_in_worker(style, WARM_UP_HTML)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to stop this worker when the server that started it dies, however it dies."""
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to stop this worker when the process that started it dies, however it dies.
+
+    A parent killed while this worker was still starting (importing, before this runs) is gone
+    already and would never send the signal: then stop now.
+    """
+    import signal
+
+    # Ctrl+C reaches the whole process group; the parent decides what stops (a batch finishes the
+    # handout it is writing), and stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         import ctypes
-        import signal
 
         PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         pass  # not Linux: the pool still stops its workers on a clean shutdown
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _ready() -> int:
@@ -524,10 +803,11 @@ class WarmPool:
 
         weasy_compat.check_version()  # here, not as a broken pool of workers that each failed on it
         styles = tuple(styles or (Style(p, v) for p in PAPERS for v in VARIANTS))
-        self.tmpdir = tempfile.mkdtemp(prefix="clearleaf-desk-")
+        self.temp = TempRun("desk")
+        self.tmpdir = str(self.temp.path)
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=_init_warm_worker,
-                                        initargs=(str(project.root), self.tmpdir, styles))
+                                        initargs=(str(project.root), self.tmpdir, styles, os.getpid()))
         # One task per worker starts them all now, so the first request finds them warm.
         self.pids = sorted({f.result() for f in [self.pool.submit(_ready) for _ in range(workers)]})
 
@@ -544,7 +824,7 @@ class WarmPool:
     def close(self) -> None:
         """Stop the workers and delete their font copies."""
         self.pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self.temp.close()
 
 
 def pool_workers(jobs: int) -> int:
@@ -576,10 +856,11 @@ class BuildPool:
 
         weasy_compat.check_version()  # here, not as a broken pool of workers that each failed on it
         self.project, self.workers = project, workers
-        self.tmpdir = tempfile.mkdtemp(prefix="clearleaf-")
+        self.temp = TempRun("workers")
+        self.tmpdir = str(self.temp.path)
         self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_init_build_worker,
-                                            initargs=(str(project.root), self.tmpdir, tuple(styles)))
+                                            initargs=(str(project.root), self.tmpdir, tuple(styles), os.getpid()))
         # The executor starts a process per task it cannot give to an idle one: start them all now.
         for _ in range(workers):
             self.executor.submit(_ready)
@@ -659,12 +940,12 @@ class BuildPool:
         """Stop the workers and delete every copy of the fonts, theirs and this process's."""
         self.executor.shutdown(wait=True, cancel_futures=True)
         self.here.close()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self.temp.close()
 
 
-def _init_build_worker(root: str, tmpdir: str, styles: tuple) -> None:
+def _init_build_worker(root: str, tmpdir: str, styles: tuple, parent: int) -> None:
     """Start a build worker: import WeasyPrint, load the fonts and parse each style's stylesheets."""
-    _die_with_parent()
+    _die_with_parent(parent)
     _init_worker(root, tmpdir)
     weasyprint()
     for style in styles:

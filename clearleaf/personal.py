@@ -25,6 +25,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,8 +40,8 @@ class RestCache:
 
     Keyed by manifest.key: the HTML, the stylesheets, fonts, pictures and WeasyPrint version, so
     an edited stylesheet is never answered with an old rest. Safe to share between threads. A
-    file on disk holds one JSON line (page count, page-1 classes, warnings, outline levels and
-    the PDF's SHA-256), then the PDF; one that does not match its hash is ignored. A folder that
+    file on disk holds one JSON line (every field of pdf.Rendered but the PDF, and the PDF's
+    SHA-256), then the PDF; one that does not match its hash is ignored. A folder that
     cannot be written only means rendering again next time.
     """
 
@@ -88,7 +89,8 @@ class RestCache:
             if hashlib.sha256(data).hexdigest() != facts["sha256"]:
                 return None
             return pdf.Rendered(data, int(facts["pages"]), set(facts["first_page"]), list(facts["warnings"]),
-                                tuple(facts["bookmarks"]))
+                                tuple(facts["bookmarks"]), tuple(facts["pictures"]),
+                                tuple(pdf.Overflow(**o) for o in facts["overflows"]))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
@@ -96,7 +98,8 @@ class RestCache:
         if self.folder is None:
             return
         facts = {"pages": rendered.pages, "first_page": sorted(rendered.first_page), "warnings": rendered.warnings,
-                 "bookmarks": list(rendered.bookmarks), "sha256": hashlib.sha256(rendered.pdf).hexdigest()}
+                 "bookmarks": list(rendered.bookmarks), "pictures": list(rendered.pictures),
+                 "overflows": [vars(o) for o in rendered.overflows], "sha256": hashlib.sha256(rendered.pdf).hexdigest()}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             pdf.write_atomic(self.folder / f"{key}.rest", json.dumps(facts).encode("utf-8") + b"\n" + rendered.pdf)
@@ -144,5 +147,8 @@ def joined(first: pdf.Rendered, rest: pdf.Rendered) -> pdf.Rendered:
     """One Rendered from the two halves: pages and outline joined, page 1 facts from the first."""
     data = pdfjoin.join(first.pdf, first.bookmarks, rest.pdf, rest.bookmarks)
     warnings = first.warnings + [w for w in rest.warnings if w not in first.warnings]
+    pictures = first.pictures + tuple(url for url in rest.pictures if url not in first.pictures)
+    # The rest's pages follow the patient's: its page 1 is the handout's page first.pages + 1.
+    overflows = first.overflows + tuple(replace(o, page=o.page + first.pages) for o in rest.overflows)
     return pdf.Rendered(data, first.pages + rest.pages, first.first_page, warnings,
-                        first.bookmarks + rest.bookmarks)
+                        first.bookmarks + rest.bookmarks, pictures, overflows)

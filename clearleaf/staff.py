@@ -13,7 +13,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from .errors import ClearleafError, Problem
+from .errors import ClearleafError, Problem, os_reason
 from .pdf import write_atomic
 
 USER_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
@@ -108,5 +108,5 @@ def _write(path: Path, users: dict[str, str]) -> None:
     try:
         write_atomic(path, text.encode("utf-8"), mode=0o600)
     except OSError as exc:
-        raise _problem(str(path), None, f"cannot write the desk users file: {exc.strerror}",
+        raise _problem(str(path), None, f"cannot write the desk users file: {os_reason(exc)}",
                        "set desk.users_file in leaflets/org.yaml to a writable place") from None

@@ -152,9 +152,19 @@ def _actual_text_for_rtl(stream_class) -> None:
     stream_class.marked = marked
 
 
+def page_box(page):
+    """Return the page box of a page of a rendered document (its boxes hang from it)."""
+    return page._page_box
+
+
 def page_boxes(page):
     """Return every box laid out on a page of a rendered document, in tree order."""
     return page._page_box.descendants()
+
+
+def set_font_folder(font_config, folder) -> None:
+    """Make a FontConfiguration copy its fonts into folder, not into a folder of its own."""
+    font_config._folder = folder
 
 
 def delete_font_copies(font_config) -> None:

@@ -7,6 +7,8 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -25,6 +27,9 @@ PASSWORD = "Tuatara-Lantern-8841"
 # The handler refuses these, so tests can see how refusals are reported.
 REJECTED_RECIPIENT = "nobody@refused.example"
 REJECTED_SENDER = "blocked@refused.example"
+# And these it refuses for now (4xx): a full mailbox, greylisting. The sender should try again later.
+BUSY_RECIPIENT = "busy@later.example"            # 451 to the message (DATA)
+GREYLISTED_RECIPIENT = "greylisted@later.example"  # 450 to the recipient (RCPT)
 
 
 @dataclass
@@ -59,12 +64,16 @@ class Recorder:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address.lower() == REJECTED_RECIPIENT:
             return f"550 5.1.1 <{address}>: mailbox unavailable"
+        if address.lower() == GREYLISTED_RECIPIENT:
+            return f"450 4.2.0 <{address}>: greylisted, try again in 5 minutes"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         # After STARTTLS and with implicit TLS alike, the transport then carries an SSL object.
         tls = server.transport.get_extra_info("ssl_object") is not None
+        if BUSY_RECIPIENT in envelope.rcpt_tos:
+            return "451 4.3.0 Mail server temporarily busy, try again later"
         self.delivered.append(Delivered(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
                                         or envelope.content, tls, bool(session.authenticated)))
         return "250 2.0.0 Message accepted for delivery"
@@ -156,22 +165,23 @@ class Server:
         self.controller.stop()
 
 
-def start(mode: str, cert: Certificate | None = None) -> Server:
+def start(mode: str, cert: Certificate | None = None, password: str = PASSWORD) -> Server:
     """Start a server on a free loopback port.
 
     mode is 'starttls' (STARTTLS required, then AUTH required), 'tls' (implicit TLS, AUTH) or
-    'plain' (no TLS, no AUTH: the server that does not offer STARTTLS).
+    'plain' (no TLS, no AUTH: the server that does not offer STARTTLS). password is the one
+    USER must log in with.
     """
     recorder = Recorder()
     options: dict = {"server_hostname": "mail.clearleaf.test", "ready_timeout": 5.0}
     if mode == "starttls":
         options.update(tls_context=server_context(cert), require_starttls=True, auth_required=True,
-                       auth_require_tls=True, authenticator=Authenticator(recorder))
+                       auth_require_tls=True, authenticator=Authenticator(recorder, password=password))
     elif mode == "tls":
         # aiosmtpd only counts STARTTLS as "TLS" for auth_require_tls, so with implicit TLS it would
         # refuse AUTH (538) although the whole connection is encrypted: switch that check off.
         options.update(ssl_context=server_context(cert), auth_require_tls=False,
-                       authenticator=Authenticator(recorder))
+                       authenticator=Authenticator(recorder, password=password))
     elif mode != "plain":
         raise ValueError(mode)
     # Controller 1.4 cannot listen on port 0, so pick a free port; retry if another process took it.
@@ -198,3 +208,71 @@ class SilentServer:
 
     def close(self):
         self.sock.close()
+
+
+class _RawServer:
+    """A hand-written SMTP server on loopback, one connection at a time, for misbehaviour aiosmtpd
+    will not produce. serve(conn, reader) speaks for it."""
+
+    def __init__(self):
+        self.sock = socket.create_server((HOST, 0))
+        self.port = self.sock.getsockname()[1]
+        self.host = HOST
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as reader:
+                try:
+                    self.serve(conn, reader)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+class TricklingServer(_RawServer):
+    """Sends its greeting one byte every `interval` seconds, as a tarpit or a dying server does:
+    each read gets a byte long before any per-read timeout. Counts the bytes the client took."""
+
+    def __init__(self, interval: float = 0.25, length: int = 400):
+        self.interval, self.greeting, self.sent = interval, b"220 " + b"s" * length + b"\r\n", 0
+        super().__init__()
+
+    def serve(self, conn, reader):
+        for byte in self.greeting:
+            conn.sendall(bytes([byte]))
+            self.sent += 1
+            time.sleep(self.interval)
+
+
+class EchoingAuthServer(_RawServer):
+    """Offers AUTH PLAIN and LOGIN, and refuses every login by echoing what the client sent."""
+
+    def __init__(self):
+        self.seen: list[bytes] = []
+        super().__init__()
+
+    def serve(self, conn, reader):
+        conn.sendall(b"220 echo.test ESMTP\r\n")
+        while line := reader.readline():
+            self.seen.append(line)
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250-echo.test\r\n250 AUTH PLAIN LOGIN\r\n")
+            elif verb == b"AUTH" and line.split()[1:2] == [b"LOGIN"] and len(line.split()) == 3:
+                conn.sendall(b"334 UGFzc3dvcmQ6\r\n")  # "Password:"
+                answer = reader.readline()
+                conn.sendall(b"535 5.7.8 Bad credentials: " + line.strip() + b" " + answer.strip() + b"\r\n")
+            elif verb == b"AUTH":
+                conn.sendall(b"535 5.7.8 Authentication failed for " + line.strip() + b"\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"502 not here\r\n")

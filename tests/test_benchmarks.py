@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -34,3 +35,8 @@ def test_the_peer_benchmark_runs_every_way_on_every_catalogue_pdf():
 def test_the_build_benchmark_runs():
     result = run_benchmark("bench.py", "--runs", "1", "--copies", "1")
     assert "personalised dvt + insert" in result.stdout and "peak memory" in result.stdout
+
+
+def test_the_batch_benchmark_runs():
+    result = run_benchmark("batch.py", "--rows", "3")
+    assert re.search(r"^\s+3\s+3\s+[\d.]+ s", result.stdout, re.M), result.stdout

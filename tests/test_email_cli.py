@@ -109,7 +109,8 @@ def test_rejected_recipient(mail_project, tmp_path, smtp_starttls, smtp_cert, mo
                  "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_starttls.port),
                  "--smtp-ca-file", smtp_cert.cert)
     err = assert_clean_error(result)
-    assert "nobody@refused.example" in err
+    assert "refused the recipient's address" in err
+    assert "nobody@refused.example" not in err  # the patient's address (issue 12, item 11)
     assert log_lines(mail_project) == []
 
 

@@ -90,7 +90,7 @@ def test_json_patient_file(project, tmp_path):
 
 
 @pytest.mark.parametrize("key,value,message", [
-    ("nmae", "x", "unknown key 'nmae' — did you mean 'name'?"),
+    ("nmae", "x", "unknown key in column 1 — did you mean 'name'?"),
     ("note", "x" * 501, "'note' is 501 characters long; the most is 500"),
     ("name", "y" * 101, "'name' is 101 characters long; the most is 100"),
     ("issued", "26/11/2026", "'issued' is not a date"),
@@ -111,7 +111,7 @@ def test_medication_keys_are_checked_too(project, tmp_path):
     patient = tmp_path / "p.yaml"
     patient.write_text("reference: R1\nmedication:\n  name: A\n  doze: 5 mg\n", "utf-8")
     err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "h.pdf"))
-    assert f"{patient}:4: unknown key 'medication.doze' — did you mean 'medication.dose'?" in err
+    assert f"{patient}:4: unknown key under 'medication' in column 3 — did you mean 'medication.dose'?" in err
 
 
 def test_patient_and_patients_are_exclusive(project, tmp_path):
@@ -146,9 +146,9 @@ def test_csv_batch_names_files_after_references(project, tmp_path):
 
 
 @pytest.mark.parametrize("csv_text,message", [
-    ("reference,nmae\nR1,x\n", "unknown column 'nmae'"),
+    ("reference,nmae\nR1,x\n", "column 2 has an unknown heading — did you mean 'name'?"),
     ("name\nAnn\n", "there is no 'reference' column"),
-    ("reference,name\nR1,a\nR1,b\n", "reference 'R1' is also on line 2"),
+    ("reference,name\nR1,a\nR1,b\n", "this row's reference is also on line 2"),
     ("reference,name\n,a\n", "the row has no reference"),
     ("reference,note\nR1," + "x" * 501 + "\n", "'note' is 501 characters long"),
 ])

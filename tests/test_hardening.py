@@ -3,6 +3,7 @@ that change what a dose or name reads as (issue 12, items 5 and 6)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,129 @@ def test_unbreakable_values_wrap_inside_the_details_box(project, tmp_path):
         phone = [w for w in page.extract_words() if w["text"] == "Phone"][-1]  # the label, not the danger title
         seen_by = [c for c in page.chars if c["text"] == "x" and abs(c["top"] - phone["top"]) < 3]
         assert seen_by and max(c["x1"] for c in seen_by) < phone["x0"]  # nor over the next label
+
+
+# --- Patient data never in an error message (issue 12, item 11) ---------------------------------------
+
+def test_a_csv_without_a_header_row_shows_no_names_or_references(project, tmp_path):
+    csv = tmp_path / "today.csv"
+    csv.write_text("Quillon Vexworthy,MRN-7731,Apixaban\nBo Example,MRN-7732,Rivaroxaban\n", "utf-8")
+    result = handout(project, "--patients", csv, "--out", tmp_path / "o")
+    err = assert_clean_error(result, tmp_path / "o")
+    assert f"{csv}:1: the first row is not a header row: none of its 3 cells is a column name — " in err
+    for private in ("Quillon", "Vexworthy", "MRN-7731", "Apixaban"):
+        assert private not in result.output + result.stderr
+
+
+def test_an_unknown_csv_column_is_named_by_its_number(project, tmp_path):
+    csv = tmp_path / "today.csv"
+    csv.write_text("reference,nmae,Quillon Vexworthy\nR1,a,b\n", "utf-8")
+    err = assert_clean_error(handout(project, "--patients", csv, "--out", tmp_path / "o"))
+    assert f"{csv}:1: column 2 has an unknown heading — did you mean 'name'?" in err
+    assert f"{csv}:1: column 3 has an unknown heading — " in err
+    assert "nmae" not in err and "Quillon" not in err
+
+
+def test_a_repeated_reference_is_not_echoed(project, tmp_path):
+    csv = tmp_path / "today.csv"
+    csv.write_text("reference,name\nMRN-7731,a\nMRN-7731,b\n", "utf-8")
+    err = assert_clean_error(handout(project, "--patients", csv, "--out", tmp_path / "o"))
+    assert f"{csv}:3: this row's reference is also on line 2 — give every row its own reference" in err
+    assert "MRN-7731" not in err
+
+
+def test_an_unknown_key_in_a_patient_file_is_not_echoed(project, tmp_path):
+    patient = tmp_path / "p.yaml"
+    patient.write_text("reference: R1\nQuillon Vexworthy: yes\nmedication:\n  name: A\n  Quillon Vexworthy: x\n"
+                       "nmae: Bo\n", "utf-8")
+    result = handout(project, "--patient", patient, "--out", tmp_path / "h.pdf")
+    err = assert_clean_error(result)
+    assert f"{patient}:2: unknown key in column 1 — allowed keys are name, issued" in err
+    assert f"{patient}:5: unknown key under 'medication' in column 3 — allowed keys are medication.name" in err
+    assert f"{patient}:6: unknown key in column 1 — did you mean 'name'?" in err
+    assert "Quillon" not in result.output + result.stderr and "nmae" not in err
+
+
+def test_a_key_given_twice_in_a_patient_file_is_not_echoed(project, tmp_path):
+    patient = tmp_path / "p.yaml"
+    patient.write_text("reference: R1\nQuillon Vexworthy: 1\nQuillon Vexworthy: 2\n", "utf-8")
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "h.pdf"))
+    assert f"{patient}:3: the key in column 1 is given twice — " in err and "Quillon" not in err
+
+
+# --- Leaflet content is text with {{ org.* }} placeholders, and of a sensible size (item 13) ----------
+
+@pytest.mark.parametrize("template,what", [
+    ('{{ "lol" * 3 }}', "a calculation"),
+    ("{{ org.name * 2 }}", "a calculation"),
+    ("{{ org.name | upper }}", "a filter"),
+    ("{{ org.name.upper() }}", "a call"),
+    ('{{ "fixed text" }}', "a fixed value"),
+    ("{{ org.phones if org.name else org.name }}", "a condition"),
+    ("{% for n in range(3) %}x{% endfor %}", "{% for %}"),
+    ("{% set n = 1 %}", "{% set %}"),
+    ("{% if org.name %}x{% endif %}", "{% if %}"),
+    ("{% macro m() %}x{% endmacro %}", "{% macro %}"),
+])
+@pytest.mark.parametrize("command", ["build", "list"])
+def test_leaflets_allow_only_org_placeholders(project, out, template, what, command):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace("## Heliotrope heading\n",
+                                                    f"## Heliotrope heading\n\nSee {template} here.\n"), "utf-8")
+    result = build(project, out) if command == "build" else run(project, "list")
+    err = assert_clean_error(result, out if command == "build" else None)
+    assert (f"leaflets/sample.md:{line_of(path, 'See ')}: only {{{{ org.<key> }}}} placeholders are allowed, "
+            f"not {what} — ") in err
+
+
+def test_the_allowed_placeholders_still_print(project, out):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace(
+        "## Heliotrope heading\n", "## Heliotrope heading\n\nCall {{ org.phones.desk.number }} or "
+        "{{ org['emergency_number'] }}.{# a comment #}\n"), "utf-8")
+    assert build(project, out, "sample", "--paper", "a4").exit_code == 0
+
+
+def test_an_oversized_leaflet_file_is_refused_before_it_is_read(project):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8") + ("Ordinary words in a very long leaflet. " * 20 + "\n\n") * 400, "utf-8")
+    err = assert_clean_error(run(project, "list"))
+    assert "leaflets/sample.md: the file is 315 KB; the most is 256 KB — " in err
+
+
+def test_an_oversized_picture_is_refused(project, out):
+    picture = project / "leaflets" / "images" / "diagram.svg"
+    picture.write_text(picture.read_text("utf-8").replace("</svg>", "<!--" + "x" * 6_000_000 + "--></svg>"),
+                       "utf-8")
+    err = assert_clean_error(build(project, out), out)
+    assert "image 'images/diagram.svg' is 6.0 MB; the most is 5 MB — " in err
+
+
+# --- Content that runs off the page (issue 12, item 16) ----------------------------------------------
+
+UNBREAKABLE = "Thromboprophylaxis" * 8  # 144 letters with nowhere to break the line
+
+
+@pytest.mark.parametrize("where", ["danger", "body"])
+def test_text_that_runs_off_the_page_is_an_error(project, out, where):
+    path = project / "leaflets" / "sample.md"
+    text = path.read_text("utf-8")
+    text = (text.replace("    Do not drive yourself.\n", f"    Do not drive yourself {UNBREAKABLE}.\n") if where == "danger"
+            else text.replace("Filler paragraph six.", f"Filler paragraph six {UNBREAKABLE}."))
+    path.write_text(text, "utf-8")
+    err = assert_clean_error(build(project, out, "sample", "--paper", "a4"), out)
+    found = re.search(r"^leaflets/sample\.md: on page (\d) \(a4\), text runs ([\d.]+) mm past the right edge of the "
+                      r"page's text area \(in '([\w-]+)'\) — break the long word", err, re.M)
+    assert found, err
+    if where == "danger":
+        assert found.group(1) == "1" and found.group(3) == "callout-danger"
+    assert float(found.group(2)) > 10
+
+
+def test_text_that_runs_off_page_1_of_a_personalised_handout_is_an_error(project, tmp_path):
+    path = project / "leaflets" / "sample.md"
+    path.write_text(path.read_text("utf-8").replace("    Do not drive yourself.\n",
+                                                    f"    Do not drive yourself {UNBREAKABLE}.\n"), "utf-8")
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    err = assert_clean_error(handout(project, "--patient", patient, "--out", tmp_path / "o" / "h.pdf"), tmp_path / "o")
+    assert "leaflets/sample.md: on page 1 (a4), text runs " in err and "(in 'callout-danger')" in err

@@ -239,3 +239,10 @@ def test_compiled_templates_are_kept_on_disk_for_the_next_process(tmp_path):
     later = environment()
     later.compile = None  # compiling again would fail: the template must come from the folder
     assert later.get_template("t.html").render(who="me") == "Hello me"
+
+
+def test_a_rest_kept_on_disk_comes_back_with_every_fact_the_checks_use(tmp_path):
+    made = pdf.Rendered(b"%PDF-1.7 not really", 3, {"masthead", "callout-danger"}, ["a warning"], (1, 2, 2),
+                        ("images/missing.svg",), (pdf.Overflow(2, "callout-danger", "FX-SAM-042", 3.5, "its box"),))
+    personal.RestCache(folder=tmp_path).put("k" * 64, made)
+    assert personal.RestCache(folder=tmp_path).get("k" * 64) == made

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from starlette.routing import Route
 from .. import builder, content, deliver, i18n, pdf, personal, printing, staff
 from ..config import Project
 from ..content import INSERT, LEAFLET
-from ..errors import ClearleafError, Problem, Problems
+from ..errors import ClearleafError, Problem, Problems, os_reason
 from ..handout import MEDICATION_KEYS, PATIENT_KEYS, check_values
 from . import security
 from ..mail import is_loopback
@@ -699,6 +700,17 @@ def _stop(signum, frame):
     raise Stopped()
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse, before saying the desk is running, an address that cannot be listened on."""
+    try:
+        socket.create_server((host, port)).close()
+    except OSError as exc:
+        # socket.create_server adds the address to the message; the reason alone is clearer.
+        reason = os.strerror(exc.errno) if exc.errno else os_reason(exc)
+        raise ClearleafError([Problem("--port", None, f"cannot listen on {host}:{port}: {reason}",
+                                      "choose another --port, or stop what is using it")]) from None
+
+
 def serve(project: Project, options: DeskOptions, say=print) -> None:
     """Run the desk on uvicorn until interrupted, with warm render workers; raise ClearleafError."""
     import logging
@@ -716,6 +728,7 @@ def serve(project: Project, options: DeskOptions, say=print) -> None:
                 "could issue handouts",
                 "add a user with `build.py desk-user add NAME`, or set desk.trusted_proxy in leaflets/org.yaml "
                 "(see docs/desk.md); or listen on 127.0.0.1")])
+        _check_port(options.host, options.port)
         desk.pool = pool = pdf.WarmPool(project, options.workers) if options.workers else None
         config = uvicorn.Config(app, host=options.host, port=options.port, access_log=False, log_level="warning",
                                 server_header=False, proxy_headers=False, lifespan="off")
@@ -732,6 +745,10 @@ def serve(project: Project, options: DeskOptions, say=print) -> None:
             uvicorn.Server(config).run()
         except (KeyboardInterrupt, Stopped):
             pass
+        except SystemExit as exc:  # uvicorn could not start (it has said why): only ClearleafError reaches the CLI
+            raise ClearleafError([Problem("--port", None, f"the desk could not start on {options.host}:"
+                                          f"{options.port} (exit code {exc.code})",
+                                          "see the message above; choose another --host or --port")]) from None
         finally:
             signal.signal(signal.SIGTERM, previous)
         say("Clearleaf desk stopped")
