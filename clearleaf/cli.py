@@ -177,17 +177,12 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
     # Nothing changed since the same build: its report, before the renderer is even imported.
     result = None if force else manifest.replay(project, out, manifest.run_options(
         ids, _papers(paper), inserts, allow_overdue, today, (variant,), bleed, crop_marks, langs, prune))
-    try:
-        with Progress("Rendering PDFs", quiet) as progress:
-            result = result or builder.build(project, ids or None, _papers(paper), inserts, out, allow_overdue,
-                                             today, variant=variant, bleed=bleed, crop_marks=crop_marks,
-                                             langs=langs or None, progress=progress, force=force, prune=prune)
-    except ClearleafError as exc:
-        _fail(exc)
+    result = result or _rendering(quiet, lambda progress: builder.build(
+        project, ids or None, _papers(paper), inserts, out, allow_overdue, today, variant=variant, bleed=bleed,
+        crop_marks=crop_marks, langs=langs or None, progress=progress, force=force, prune=prune))
     if quiet:
         return
-    for warning in result.warnings:
-        _err(warning)
+    _report_warnings(result)
     for job in result.jobs:
         _out(f"{'unchanged' if job.reused else 'wrote'} {job.path} ({job.pages} page{'s' if job.pages != 1 else ''})")
     for path in result.removed:
@@ -195,6 +190,20 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
     rendered = sum(1 for job in result.jobs if not job.reused)
     reused = f"; {len(result.jobs) - rendered} unchanged" if rendered < len(result.jobs) else ""
     _out(f"built {rendered} PDF{'s' if rendered != 1 else ''}{reused} in {time.perf_counter() - start:.1f} s")
+
+
+def _rendering(quiet: bool, make):
+    """Return make(progress), with a progress bar while PDFs render; a ClearleafError exits 1."""
+    try:
+        with Progress("Rendering PDFs", quiet) as progress:
+            return make(progress)
+    except ClearleafError as exc:
+        _fail(exc)
+
+
+def _report_warnings(result) -> None:
+    for warning in result.warnings:
+        _err(warning)
 
 
 @cli.command(name="list")
@@ -688,20 +697,16 @@ def site_(project, out, allow_overdue, force, quiet):
     from . import site
 
     start = time.perf_counter()
-    try:
-        with Progress("Rendering PDFs", quiet) as progress:
-            result = site.build(project, out, allow_overdue, progress=progress, force=force)
-    except ClearleafError as exc:
-        _fail(exc)
+    result = _rendering(quiet, lambda progress: site.build(project, out, allow_overdue, progress=progress,
+                                                           force=force))
     if quiet:
         return
-    for warning in result.warnings:
-        _err(warning)
+    _report_warnings(result)
     for path in result.removed:
         _out(f"removed {out / path} (no longer part of the site)")
     rendered = sum(1 for job in result.pdf.jobs if not job.reused)
     _out(f"wrote {out}: {len(result.pages)} pages and the home page, {len(result.pdf.jobs)} PDFs "
-               f"({rendered} rendered), {len(result.written)} files changed, in {time.perf_counter() - start:.1f} s")
+         f"({rendered} rendered), {len(result.written)} files changed, in {time.perf_counter() - start:.1f} s")
     if result.address:
         _out(f"publish the folder at {result.address} so that the QR codes find its pages")
 

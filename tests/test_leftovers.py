@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,18 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+@contextmanager
+def workers_of(parent: subprocess.Popen):
+    """The pids the parent prints on its first line; any still alive afterwards are killed."""
+    pids = [int(pid) for pid in parent.stdout.readline().split()]
+    try:
+        yield pids
+    finally:
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def wait_until_gone(pids, seconds: float = 30) -> list[int]:
@@ -108,17 +121,12 @@ time.sleep(600)
 def test_build_workers_die_with_their_parent(project, when):
     """Killed as its workers start (they were still importing) or once they are rendering."""
     parent = start(POOL, project, when)
-    pids = [int(pid) for pid in parent.stdout.readline().split()]
-    try:
+    with workers_of(parent) as pids:
         assert len(pids) == 2 and all(alive(pid) for pid in pids)
         if when == "ready":
             assert parent.stdout.readline() == "ready\n"
         kill(parent)
         assert wait_until_gone(pids) == []
-    finally:
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
 
 
 WARM = PREAMBLE + """
@@ -130,30 +138,20 @@ time.sleep(600)
 
 def test_warm_workers_die_with_the_desk(project):
     parent = start(WARM, project)
-    pids = [int(pid) for pid in parent.stdout.readline().split()]
-    try:
+    with workers_of(parent) as pids:
         assert pids and all(alive(pid) for pid in pids)
         kill(parent)
         assert wait_until_gone(pids) == []
-    finally:
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
 
 
 def test_font_copies_left_by_a_killed_run_are_swept_by_the_next(project, tmp_path, monkeypatch):
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     parent = start(POOL, project, "ready", env={"TMPDIR": str(private_tmp)})
-    pids = [int(pid) for pid in parent.stdout.readline().split()]
-    try:
+    with workers_of(parent) as pids:
         assert parent.stdout.readline() == "ready\n"
         kill(parent)
         assert wait_until_gone(pids) == []
-    finally:
-        for pid in pids:
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
     left = sum(f.stat().st_size for f in private_tmp.rglob("*") if f.is_file())
     assert left > 1_000_000  # the font copies of the main process and its workers
     monkeypatch.setenv("TMPDIR", str(private_tmp))
