@@ -220,13 +220,16 @@ class WebPart(render.Part):
     page: str = ""
     drawings: dict = field(default_factory=dict)  # picture path in the site -> its SVG, to draw in the page
 
+    # On paper an insert's emergency box ends it: it always goes out with its leaflet, whose page 1
+    # holds the emergency signs. A web page stands alone (a QR code leads straight to it), so
+    # every danger callout comes first there, leaflet or insert.
     @property
     def lead(self):
-        return Markup(self._pictures(self.leaflet.lead))
+        return Markup(self._pictures(self.leaflet.lead + "".join(_dangers(self.leaflet.html)[0])))
 
     @property
     def html(self):
-        return Markup(self._pictures(self.leaflet.html))
+        return Markup(self._pictures(_dangers(self.leaflet.html)[1]))
 
     def _pictures(self, html: str) -> str:
         count = iter(range(1, 1000))
@@ -237,6 +240,27 @@ class WebPart(render.Part):
                 return inline_svg(self.drawings[path], unescape(match.group(2)), f"pic{next(count)}")
             return match.group(0).replace(match.group(1), str(escape(href(self.page, path))), 1)
         return IMG_RE.sub(picture, html)
+
+
+DANGER_OPEN = '<div class="callout callout-danger">'
+DIV_RE = re.compile(r"<div\b|</div>")
+
+
+def _dangers(html: str) -> tuple[list[str], str]:
+    """Split the danger callouts out of a part's HTML: (the callouts, the HTML without them).
+
+    markdown-it writes every <div> (raw HTML is off), so counting them finds each callout's end.
+    """
+    found = []
+    while (start := html.find(DANGER_OPEN)) != -1:
+        depth = 0
+        for match in DIV_RE.finditer(html, start):
+            depth += 1 if match.group(0) == "<div" else -1
+            if depth == 0:
+                break
+        found.append(html[start:match.end()])
+        html = html[:start] + html[match.end():]
+    return found, html
 
 
 def _picture_path(src: str) -> str:

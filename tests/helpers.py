@@ -106,9 +106,12 @@ sources:
 RAW_HTML = '<script>alert("x")</script> <b>Ochre raw line</b>'
 
 
+INSERT_DANGER = "Call 999 now if the albatross site bleeds"  # the end of first-insert, on the site
+
+
 def site_project(dest: Path) -> Path:
     """The fixture set as its website is tested: leaflet_url set, an Arabic translation of the
-    sample, and a line of raw HTML in it."""
+    sample, a line of raw HTML in it, and an emergency box at the end of first-insert."""
     make_project(dest)
     with open(dest / "leaflets" / "org.yaml", "a", encoding="utf-8") as f:
         f.write(f"leaflet_url: {SITE_URL}\n")
@@ -116,6 +119,8 @@ def site_project(dest: Path) -> Path:
     sample = dest / "leaflets" / "sample.md"
     heading = "## Periwinkle heading\n"
     sample.write_text(sample.read_text("utf-8").replace(heading, f"{RAW_HTML}\n\n{heading}"), "utf-8")
+    with open(dest / "leaflets" / "inserts" / "first-insert.md", "a", encoding="utf-8") as f:
+        f.write(f"\n## When to get help\n\n!!! danger \"{INSERT_DANGER}\"\n    - Bleeding that will not stop\n")
     return dest
 
 

@@ -20,7 +20,7 @@ import pytest
 from clearleaf import content, site
 from clearleaf.config import Project
 from clearleaf.errors import Problems
-from helpers import (FIRST, ORG_NAME, RAW_HTML, SAMPLE, SAMPLE_AR, SECOND, SECOND_EN, SITE_ROOT, assert_clean_error,
+from helpers import (FIRST, INSERT_DANGER, ORG_NAME, RAW_HTML, SAMPLE, SAMPLE_AR, SECOND, SECOND_EN, SITE_ROOT, assert_clean_error,
                      assert_ok, norm, page_texts, run, scan_qr, site_project)
 from site_check import LEAVING, addresses, broken_links, html_files, local_target, parse
 
@@ -131,6 +131,12 @@ def test_the_page_says_what_the_pdf_says_emergency_first(built_site):
     first = main.xpath(".//div[contains(@class,'content')]/*")[0]
     assert first.get("class") == "callout callout-danger"
     assert text(first.find("p")) == SAMPLE["danger"]
+    # An insert's emergency box ends it on paper (it goes out with its leaflet); on its own web
+    # page, where a QR code leads straight to it, it comes first.
+    insert = parse(built_site.out / "first-insert/index.html").find(".//main")
+    first = insert.xpath(".//div[contains(@class,'content')]/*")[0]
+    assert first.get("class") == "callout callout-danger" and INSERT_DANGER in text(first)
+    assert len(insert.xpath(".//div[@class='callout callout-danger']")) == 1
     # The organisation's numbers, each a link a phone can dial; the emergency number too.
     contacts = main.find(".//section[@class='contacts']")
     assert {a.get("href") for a in contacts.findall(".//a")} == {"tel:01005550199", "tel:01005550111", "tel:999"}
