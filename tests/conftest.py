@@ -130,3 +130,12 @@ def cups():
     with running_cups("ward") as scheduler:
         yield scheduler
 from browser import chromium_browser  # noqa: F401,E402  real-browser fixture
+
+
+# --- E-mail: the DVT handout every mail test sends (tests/mail_support.py) ---
+
+@pytest.fixture(scope="session")
+def handout(tmp_path_factory):
+    from mail_support import dvt_handout
+
+    return dvt_handout(tmp_path_factory.mktemp("handout"))

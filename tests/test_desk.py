@@ -29,15 +29,12 @@ from starlette.testclient import TestClient
 import smtp_server
 from clearleaf import deliver
 from clearleaf.cli import cli
-from clearleaf.config import Project
-from clearleaf.desk import DeskOptions, create_app
 from clearleaf.desk import security as desk_security
+from desk_client import NAME, REFERENCE, Desk, csrf_of, form, make_desk, token_of
 from desk_server import running_desk
 from helpers import (DRAFT_MARK, FIRST, PAPER_SIZES, REPO, SAMPLE, SECOND, SECOND_EN, norm, set_front_matter,
                      wait_received)
 
-NAME = "Orlaith Quennerby-Vashti"      # a patient name that appears nowhere else
-REFERENCE = "MRN-8817"
 ADDRESS = "patient.wombat@example.org"
 PASSWORD = "correct-horse-battery"     # a staff password (>= 12 characters)
 ME = deliver.os_user()
@@ -45,64 +42,6 @@ URL_ATTR = re.compile(r'\b(?:href|src|action|formaction)="([^"]*)"')
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-class Desk:
-    """A TestClient on the desk that remembers every response, and the CSRF token of the last page."""
-
-    def __init__(self, app, client=("testclient", 50000)):
-        self.app = app
-        self.http = TestClient(app, base_url="http://127.0.0.1", client=client)
-        self.responses: list[httpx.Response] = []
-        self.csrf: str | None = None
-
-    def _keep(self, response: httpx.Response) -> httpx.Response:
-        self.responses += [*response.history, response]
-        found = csrf_of(response)
-        if found:
-            self.csrf = found
-        return response
-
-    def get(self, url: str, **kwargs) -> httpx.Response:
-        return self._keep(self.http.get(url, **kwargs))
-
-    def post(self, url: str, data: dict | None = None, csrf: bool = True, **kwargs) -> httpx.Response:
-        data = dict(data or {})
-        if csrf:
-            if self.csrf is None:
-                self.get("/leaflets/sample")  # a page with a form (the start page has none without login)
-            data.setdefault("csrf", self.csrf)
-        return self._keep(self.http.post(url, data=data, **kwargs))
-
-    def preview(self, leaflet: str = "sample", **values) -> str:
-        """Post the form with these values over the defaults; return the handout's token."""
-        self.get(f"/leaflets/{leaflet}")
-        response = self.post(f"/leaflets/{leaflet}", form(**values))
-        assert response.status_code == 200, response.text
-        return token_of(response)
-
-    @property
-    def session_id(self) -> str | None:
-        return self.http.cookies.get(desk_security.COOKIE)
-
-
-def csrf_of(response) -> str | None:
-    if "text/html" not in response.headers.get("content-type", ""):
-        return None
-    found = re.search(r'<input type="hidden" name="csrf" value="([^"]+)">', response.text)
-    return found.group(1) if found else None
-
-
-def token_of(response) -> str:
-    (token,) = set(re.findall(r'<iframe class="pdf" src="/handouts/([^/"]+)/preview\.pdf"', response.text))
-    return token
-
-
-def form(**values) -> dict:
-    data = {"lang": "en", "paper": "a4", "reference": REFERENCE, "name": NAME, "clinician": "Dr Ada Fixture",
-            "medication.name": "Apixaban", "medication.dose": "5 mg"}
-    data.update({k.replace("__", "."): v for k, v in values.items()})
-    return {k: v for k, v in data.items() if v is not None}
-
 
 def field_tag(page: str, name: str) -> str:
     """The opening tag of the form control named name."""
@@ -151,10 +90,6 @@ def add_user(project: Path, name: str = "a.patel", password: str = PASSWORD):
     result = cli_run(project, "desk-user", "add", name, env={"DESK_PASSWORD": password})
     assert result.exit_code == 0, result.output + result.stderr
     return result
-
-
-def make_desk(project: Path, client=("testclient", 50000), **options) -> Desk:
-    return Desk(create_app(Project(project), DeskOptions(workers=0, **options)), client)
 
 
 def copy_leaflet(project: Path, new_id: str, title: str, code: str, status: str = "approved") -> Path:

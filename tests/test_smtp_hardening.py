@@ -13,7 +13,7 @@ import pytest
 import smtp_server
 from clearleaf.mail import MailError, SmtpSettings, send
 from helpers import ADDRESS, DISTINCT, FULL, assert_clean_error, log_lines, run, write_patient
-from test_mail import TIMEOUT, assert_one_line, handout, message_for, settings_for  # noqa: F401  (a fixture)
+from mail_support import TIMEOUT, assert_one_line, message_for, settings_for
 
 NON_ASCII_PASSWORD = "Tuatara-Lantérn-8841-ñ"
 

@@ -16,7 +16,7 @@ import re
 import pytest
 
 from helpers import FULL, assert_clean_error, line_of, pdfs_and_parts, run, write_patient
-from test_desk import form, make_desk
+from desk_client import form, make_desk
 
 BLOCKED_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60" viewBox="0 0 120 60">'
                '<rect width="120" height="60" fill="#0b3d91"/>'
