@@ -72,10 +72,10 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
     variants = tuple(variants or (variant,))
     options = manifest.run_options(ids, papers, inserts, allow_overdue, today, variants, bleed, crop_marks, langs,
                                    prune)
-    if not force and (replayed := manifest.replay(project, out, options)):
-        return replayed
     # Taken before anything is read: an edit made during this build is seen by the next one.
     run = manifest.Run(options, manifest.inputs(project))
+    if not force and (replayed := manifest.replay(project, out, options, run.inputs)):
+        return replayed
     styles = [pdf.Style(paper, v, bleed, crop_marks) for v in variants for paper in papers]
     with contextlib.ExitStack() as stack:
         pool = None

@@ -164,16 +164,17 @@ def _environment() -> str:
     return "\n".join(found)
 
 
-def replay(project: Project, out: Path, options: str) -> Replayed | None:
+def replay(project: Project, out: Path, options: str, fingerprint: str | None = None) -> Replayed | None:
     """The report of the last build with these options, when running it again would change
     nothing: no input changed, the manifest is as that build left it, and every PDF it made is
-    still the one it wrote. None otherwise (then build normally)."""
+    still the one it wrote. None otherwise (then build normally). fingerprint is inputs(project),
+    when the caller has taken it already."""
     out = Path(out)
     entries, runs = _read(out)
     run = runs.get(options)
     try:
         if (not isinstance(run, dict) or run["entries"] != _entries_hash(entries)
-                or run["inputs"] != inputs(project)):
+                or run["inputs"] != (fingerprint or inputs(project))):
             return None
         jobs = []
         for relative, pages in run["outputs"]:
