@@ -193,12 +193,9 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
 
 
 def _rendering(quiet: bool, make):
-    """Return make(progress), with a progress bar while PDFs render; a ClearleafError exits 1."""
-    try:
-        with Progress("Rendering PDFs", quiet) as progress:
-            return make(progress)
-    except ClearleafError as exc:
-        _fail(exc)
+    """Return make(progress), with a progress bar while PDFs render (a ClearleafError goes to Group)."""
+    with Progress("Rendering PDFs", quiet) as progress:
+        return make(progress)
 
 
 def _report_warnings(result) -> None:
