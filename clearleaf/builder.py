@@ -84,11 +84,10 @@ def build(project: Project, ids=None, papers=pdf.PAPERS, inserts=(), out: Path =
         if not ids:
             # Start the workers now, so they import WeasyPrint and load the fonts while this
             # process reads the content and makes the HTML. Something changed (the manifest could
-            # not answer), so with a manifest to reuse, one worker is enough for an edited
-            # leaflet's few PDFs; with none, every PDF is made.
+            # not answer), so there is something to render, if only an edited leaflet's few PDFs.
             workers = pdf.pool_workers(_expected_pdfs(project, styles))
             if workers:
-                pool = stack.enter_context(pdf.BuildPool(project, workers if force or not known else 1, styles))
+                pool = stack.enter_context(pdf.BuildPool(project, workers, styles))
         return _build(project, ids, styles, inserts, out, allow_overdue, today, langs, progress, force,
                       prune, known, pool, run)
 

@@ -7,6 +7,7 @@ import fcntl
 import logging
 import mimetypes
 import os
+import pickle
 import re
 import shutil
 import stat
@@ -266,7 +267,7 @@ class Renderer:
         written (templates/handout.html makes them for the two halves of a personalised handout).
         """
         base_url = self.project.leaflets.resolve().as_uri() + "/"
-        with capture_warnings() as logged, refusals_reported(self.project):
+        with capture_warnings() as logged, refusals_reported(self.project), fewer_collections():
             document = weasyprint().HTML(string=html, base_url=base_url, url_fetcher=self.fetcher).render(
                 font_config=self.font_config, stylesheets=self.stylesheets, **PDF_OPTIONS)
             if trim != (0, 0):
@@ -280,6 +281,27 @@ class Renderer:
         """Close the fonts if this Renderer made them (a shared Fonts is closed by its owner)."""
         if self._own_fonts:
             self.fonts.close()
+
+
+COLLECT_AFTER = 100_000  # allocations between the cyclic collector's runs while laying out (Python's: 700)
+
+
+@contextmanager
+def fewer_collections():
+    """Run Python's cyclic garbage collector less often for the length of the block.
+
+    Laying out a page makes hundreds of thousands of short-lived objects, nearly all freed as
+    soon as they are done with; at Python's default threshold the collector kept scanning the
+    live ones, about 5% of the time of each PDF (benchmarks/peers.py), for about 9 MB more.
+    """
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(COLLECT_AFTER, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def stylesheet_names(style: Style | str) -> list[str]:
@@ -828,43 +850,62 @@ class WarmPool:
 
 
 def pool_workers(jobs: int) -> int:
-    """How many worker processes a build of this many PDFs gets, besides the main process.
+    """How many render processes a build of this many PDFs gets (BuildPool); 0 renders in this process.
 
-    The main process renders too (BuildPool), so one core is left to it. Each worker pays for
-    its own WeasyPrint import and fonts (about 0.6 s), so a small build stays in-process.
+    One per core this process may use, up to four: the main process only makes the HTML and
+    writes the files. A small build stays in this process: a pool costs about half a second
+    before its first PDF.
     """
-    cores = os.cpu_count() or 1
+    try:
+        cores = len(os.sched_getaffinity(0))  # what this process may use, which a container may limit
+    except AttributeError:
+        cores = os.cpu_count() or 1
     if jobs < POOL_MIN_JOBS or cores < 2:
         return 0
-    return max(1, min(jobs - 1, cores - 1, 3))
+    return min(jobs, cores, 4)
+
+
+BROKEN_WORKER = ("a render worker stopped unexpectedly (out of memory?); run the build again, or build fewer "
+                 "leaflets at once")
 
 
 class BuildPool:
-    """Worker processes for one build, with the main process rendering beside them.
+    """Render processes for one build: the first started afresh, the others forked from it once warm.
 
     Start it as early as possible (builder.build does so before it loads the content when it
-    expects a full build): the workers import WeasyPrint and load the fonts and stylesheets
-    while the main process reads the Markdown and makes the HTML. render_all then hands the jobs
-    out one at a time, to whichever process is free, the main process included.
-    Processes, not threads: WeasyPrint and Pango are not safe to share between threads; spawn,
-    not fork: a forked Pango/fontconfig state is not safe to share.
+    expects to render): the first worker imports WeasyPrint and loads the fonts and each style's
+    stylesheets while the main process reads the Markdown and makes the HTML. Then it forks the
+    others, which start warm and share its memory, so that the import and the fonts are paid for
+    once, not once a process. render_all hands the jobs out one at a time, longest first, to
+    whichever worker is free.
+
+    Processes, not threads: WeasyPrint and Pango are not safe to share between threads. The
+    first worker is spawned, not forked from the main process, which may hold threads and
+    locks; it forks only while it has a single thread and no job in hand (WeasyPrint, Pango and
+    fontconfig start none), and the PDFs are byte-identical either way (tests/test_pdf.py).
     """
 
     def __init__(self, project: Project, workers: int, styles=()):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        import subprocess
+        from multiprocessing import Pipe
 
         weasy_compat.check_version()  # here, not as a broken pool of workers that each failed on it
-        self.project, self.workers = project, workers
+        self.project, self.workers = project, max(1, workers)
         self.temp = TempRun("workers")
         self.tmpdir = str(self.temp.path)
-        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_init_build_worker,
-                                            initargs=(str(project.root), self.tmpdir, tuple(styles), os.getpid()))
-        # The executor starts a process per task it cannot give to an idle one: start them all now.
-        for _ in range(workers):
-            self.executor.submit(_ready)
-        self.here = InProcess(project)
+        pipes = [Pipe() for _ in range(self.workers)]
+        self.conns = [mine for mine, _ in pipes]
+        theirs = [their.fileno() for _, their in pipes]
+        # A plain interpreter that imports only clearleaf.pdf: multiprocessing's spawn would also
+        # run this program's own script again (build.py: its setup checks and the whole CLI),
+        # about 0.12 s before the worker could start on WeasyPrint.
+        self.seed = subprocess.Popen(
+            [sys.executable, "-c", SEED_MAIN, str(Path(__file__).resolve().parent.parent), str(project.root),
+             self.tmpdir, str(os.getpid()), *map(str, theirs)], pass_fds=theirs, stdin=subprocess.DEVNULL)
+        for _, their in pipes:
+            their.close()
+        self.conns[0].send(tuple(styles))
+        self.ready: dict = {}  # each worker's pid by its connection, once it has said it is ready
 
     def __enter__(self) -> "BuildPool":
         return self
@@ -872,84 +913,163 @@ class BuildPool:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def pids(self) -> list[int]:
+        """Every worker's pid, once all of them are ready (waiting for them if need be)."""
+        from multiprocessing.connection import wait
+
+        while len(self.ready) < len(self.conns):
+            for conn in wait([c for c in self.conns if c not in self.ready]):
+                self._ready(conn, self._receive(conn))
+        return sorted(self.ready.values())
+
     def render_all(self, jobs, done=None) -> list[Rendered]:
-        """Render (style, html[, trim]) jobs on the workers and here; results in the jobs' order."""
-        import queue
-        import threading
-        from concurrent.futures.process import BrokenProcessPool
+        """Render (style, html[, trim]) jobs on the workers; results in the jobs' order.
+
+        The longest documents go first, so the last to finish are short ones and no worker is
+        left with a long one while the others wait. After a job fails, no more are handed out;
+        those in hand are let finish, then its error is raised.
+        """
+        from multiprocessing.connection import wait
 
         jobs = as_jobs(jobs)
         results: list = [None] * len(jobs)
-        lock, finished = threading.Lock(), queue.SimpleQueue()
-        state = {"next": 0}
+        pending = sorted(range(len(jobs)), key=lambda i: -len(jobs[i][1]))
+        busy: dict = {}  # the job index each worker has in hand, by its connection
+        failed = None
 
-        def take() -> int | None:
-            with lock:
-                if state["next"] >= len(jobs):
-                    return None
-                state["next"] += 1
-                return state["next"] - 1
-
-        def feed() -> None:
-            # Each worker holds one job at a time, so none is left queued behind a slow one.
-            i = take()
-            if i is None:
-                return
-            try:
-                future = self.executor.submit(_render_in_worker, *jobs[i])
-            except Exception as exc:  # a broken or shut-down pool: report it from the main thread
-                finished.put((i, exc))
-                return
-            future.add_done_callback(lambda f, i=i: landed(i, f))
-
-        def landed(i: int, future) -> None:
-            exc = future.exception()
-            finished.put((i, exc if exc is not None else future.result()))
-            if exc is None:
-                feed()
-
-        def collect(block: bool) -> None:
-            while True:
+        def give(conn) -> None:
+            if failed is None and pending:
+                i = pending.pop(0)
                 try:
-                    i, got = finished.get(block=block)
-                except queue.Empty:
-                    return
-                if isinstance(got, BaseException):
-                    if isinstance(got, BrokenProcessPool):
-                        raise RenderError("a render worker stopped unexpectedly (out of memory?); "
-                                          "run the build again, or build fewer leaflets at once") from None
-                    raise got
-                results[i] = got
-                if done:
-                    done()
-                if block:
-                    return
+                    conn.send(jobs[i])
+                except OSError:
+                    raise RenderError(BROKEN_WORKER) from None
+                busy[conn] = i
 
-        for _ in range(self.workers):
-            feed()
-        while (i := take()) is not None:
-            results[i] = self.here.render([jobs[i]])[0]
-            if done:
-                done()
-            collect(block=False)
-        while any(r is None for r in results):
-            collect(block=True)
+        for conn in self.ready:
+            give(conn)
+        while busy or (failed is None and pending):
+            for conn in wait([*busy, *(c for c in self.conns if c not in self.ready)]):
+                message = self._receive(conn)
+                if conn not in self.ready:
+                    self._ready(conn, message)
+                else:
+                    i = busy.pop(conn)
+                    ok, got = message
+                    if not ok:
+                        failed = failed or got
+                        continue
+                    results[i] = got
+                    if done:
+                        done()
+                give(conn)
+        if failed is not None:
+            raise failed
         return results
 
+    @staticmethod
+    def _receive(conn):
+        try:
+            return conn.recv()
+        except (EOFError, OSError):
+            raise RenderError(BROKEN_WORKER) from None
+
+    def _ready(self, conn, message) -> None:
+        kind, pid = message
+        if kind != "ready":
+            raise RenderError(BROKEN_WORKER)
+        self.ready[conn] = pid
+
     def close(self) -> None:
-        """Stop the workers and delete every copy of the fonts, theirs and this process's."""
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        self.here.close()
+        """Stop the workers and delete every copy of the fonts.
+
+        A worker finishes the job in hand first. A first worker still warming up (a build that
+        found nothing to render) is stopped at once: it has forked nothing yet.
+        """
+        if not self.ready and not self.conns[0].poll():
+            self.seed.kill()
+        for conn in self.conns:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+            conn.close()
+        self.seed.wait()
         self.temp.close()
 
 
-def _init_build_worker(root: str, tmpdir: str, styles: tuple, parent: int) -> None:
-    """Start a build worker: import WeasyPrint, load the fonts and parse each style's stylesheets."""
-    _die_with_parent(parent)
+SEED_MAIN = "import sys; sys.path.insert(0, sys.argv[1]); from clearleaf.pdf import _seed_main; _seed_main()"
+
+
+def _seed_main() -> None:
+    """The first worker of a BuildPool (python -c SEED_MAIN code-folder project tmpdir parent fd...)."""
+    from multiprocessing.connection import Connection
+
+    root, tmpdir, parent, *fds = sys.argv[2:]
+    _die_with_parent(int(parent))
+    conns = [Connection(int(fd)) for fd in fds]
+    try:
+        styles = conns[0].recv()
+    except (EOFError, OSError):
+        return
+    _seed_worker(root, tmpdir, styles, conns)
+
+
+def _seed_worker(root: str, tmpdir: str, styles: tuple, conns: list) -> None:
+    """Warm up, fork one worker per connection after the first, then serve the first."""
+    import gc
+
     _init_worker(root, tmpdir)
-    weasyprint()
-    for style in styles:
-        _worker_renderer(style)
+    failed = None
+    try:
+        weasyprint()
+        for style in styles:
+            _worker_renderer(style)
+    except Exception as exc:  # noqa: BLE001  the answer to every job, raised in the main process
+        failed = exc
+    # What is loaded by now lives as long as the process: keep the collector off it, so that the
+    # forked workers share those pages instead of each copying them as the collector marks them.
+    gc.collect()
+    gc.freeze()
+    children = []
+    for conn in conns[1:]:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _die_with_parent(os.getppid())
+                for other in conns:
+                    if other is not conn:
+                        other.close()
+                _serve(conn, failed)
+            finally:
+                os._exit(0)  # never back into the first worker's code, nor its exit handlers
+        children.append(pid)
+        conn.close()
+    _serve(conns[0], failed)
+    for pid in children:
+        os.waitpid(pid, 0)
+
+
+def _serve(conn, failed: BaseException | None) -> None:
+    """Say this worker is ready, then render each job it is sent until it is sent None."""
+    try:
+        conn.send(("ready", os.getpid()))
+        while (job := conn.recv()) is not None:
+            try:
+                if failed is not None:
+                    raise failed
+                answer = (True, _render_in_worker(*job))
+            except Exception as exc:  # noqa: BLE001  raised in the main process
+                answer = (False, exc)
+            try:
+                conn.send(answer)
+            except (pickle.PicklingError, TypeError, AttributeError, ValueError):  # an error pickle cannot take
+                conn.send((False, RenderError(f"{type(answer[1]).__name__}: {answer[1]}")))
+    except (EOFError, OSError):
+        pass  # the main process has gone, or closed its end: so does this worker
+    finally:
+        conn.close()
 
 
 def render_all(project: Project, jobs: list[tuple[str, str]], workers: int | None = None,

@@ -16,6 +16,7 @@ import pytest
 from clearleaf import i18n
 from clearleaf import pdf as cpdf
 from clearleaf.config import Project
+from clearleaf.errors import RenderError
 from helpers import (DRAFT_MARK, EMERGENCY, FIRST, ORG_NAME, PAPER_SIZES, PARTS, REPO, SAMPLE, SECOND, SECOND_EN,
                      assert_clean_error, assert_ok, build, font_size_counts, page_texts, part_ranges, set_front_matter, struct_elements)
 
@@ -404,26 +405,65 @@ def test_pool_and_in_process_rendering_give_the_same_bytes(built, tmp_path, monk
         assert rendered.pdf == job.path.read_bytes(), job.path.name
 
 
-def test_the_main_process_renders_beside_the_workers(built, tmp_path, monkeypatch):
-    """A build pool hands jobs to whichever process is free: the worker and the main process
-    both render, and the bytes are those of an in-process render."""
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_workers_forked_from_the_first_render_and_give_the_same_bytes(built, tmp_path, monkeypatch):
+    """A build pool's first worker is started afresh; the others are forked from it once it is
+    warm. Every worker renders, and the bytes are those of an in-process render."""
     _private_tmp(tmp_path, monkeypatch)
     from clearleaf import builder
 
     project = Project(built.project)
     result = builder.build(project, out=tmp_path / "serial", papers=("a4",))
-    jobs = [(job.paper, job.html) for job in result.jobs]
-    here, real = [], cpdf.InProcess.render
-
-    def counted(self, todo, done=None):
-        here.extend(todo)
-        return real(self, todo, done)
-
-    monkeypatch.setattr(cpdf.InProcess, "render", counted)
-    with cpdf.BuildPool(project, 1, [cpdf.Style("a4")]) as pool:
+    jobs = [(job.paper, job.html) for job in result.jobs] * 2
+    with cpdf.BuildPool(project, 2, [cpdf.Style("a4")]) as pool:
+        first, forked = sorted(pool.pids, key=lambda pid: _parent_of(pid) != os.getpid())
+        assert _parent_of(first) == os.getpid() and _parent_of(forked) == first
+        before = {pid: _cpu_ticks(pid) for pid in (first, forked)}
         pooled = pool.render_all(jobs)
-    assert 1 <= len(here) < len(jobs)  # the worker got the first job before the main process began
-    assert [r.pdf for r in pooled] == [job.path.read_bytes() for job in result.jobs]
+        assert all(_cpu_ticks(pid) > before[pid] for pid in before)  # both rendered
+    assert [r.pdf for r in pooled] == [job.path.read_bytes() for job in result.jobs] * 2
+
+
+def test_a_failing_job_is_raised_once_the_others_in_hand_are_done(built, tmp_path, monkeypatch):
+    _private_tmp(tmp_path, monkeypatch)
+    project = Project(built.project)
+    # Jobs go out longest first: the failing one to one worker, a long good one to the other.
+    outside = "<p><img src='file:///etc/hostname' alt='x'></p><!--" + "x" * 100_000 + "-->"
+    good = "<html lang=en><body><p>" + "Words. " * 3000 + "</p></body></html>"
+    with cpdf.BuildPool(project, 2, [cpdf.Style("a4")]) as pool:
+        with pytest.raises(RenderError) as caught:
+            pool.render_all([(cpdf.Style("a4"), good), (cpdf.Style("a4"), outside), (cpdf.Style("a4"), good)])
+        assert "/etc/hostname" in str(caught.value)
+        # The pool is still whole: nothing is left in its pipes to be mistaken for the next answer.
+        again = pool.render_all([(cpdf.Style("a4"), "<p>One</p>"), (cpdf.Style("a4"), "<p>Two</p>")])
+    assert [r.pages for r in again] == [1, 1] and all(r.pdf.startswith(b"%PDF") for r in again)
+
+
+MAIN_PROBE = r"""
+import sys
+from pathlib import Path
+from clearleaf import builder, pdf
+from clearleaf.config import Project
+pdf.pool_workers = lambda jobs: 2
+result = builder.build(Project(Path(sys.argv[1])), out=Path(sys.argv[2]))
+print(len(result.jobs), sorted(m for m in ("weasyprint", "pydyf", "tinyhtml5") if m in sys.modules))
+"""
+
+
+def test_a_pooled_build_leaves_weasyprint_to_its_workers(project, tmp_path):
+    """The main process makes the HTML and writes the files; only the workers import WeasyPrint."""
+    done = subprocess.run([sys.executable, "-c", MAIN_PROBE, project, tmp_path / "dist"], capture_output=True,
+                          text=True, cwd=REPO, check=True)
+    assert done.stdout.split(maxsplit=1) == ["8", "[]\n"]
+    assert len(list((tmp_path / "dist").rglob("*.pdf"))) == 8
 
 
 def test_a_full_build_starts_its_workers_before_it_reads_the_content(project, tmp_path, monkeypatch):
