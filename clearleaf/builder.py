@@ -8,15 +8,22 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 from urllib.request import url2pathname
 
 from markupsafe import Markup
 
-from . import content, i18n, manifest, pdf, personal, records, render
+from . import lazy, manifest, pdf
 from .config import Project
-from .content import INSERT, LEAFLET, Leaflet, Library
 from .errors import ContentError, Problem, Problems, RenderError, cannot, os_reason
+
+if TYPE_CHECKING:
+    from .content import Leaflet, Library
+
+# Imported on first use: a build starts its render workers first (build), so that they import
+# WeasyPrint while this process imports these and reads the content.
+content, i18n, personal, records, render = lazy.modules("content", "i18n", "personal", "records", "render")
 
 DUE_SOON = timedelta(days=90)
 OUT_FIX = "choose another --out folder, or check its permissions and free space"
@@ -196,13 +203,13 @@ def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool,
                              else "this leaflet lists no inserts; add them under 'inserts:' if they belong")
     groups = []  # (parts, file name without .pdf, subfolder)
     for leaflet_id in chosen:
-        names = [(LEAFLET, leaflet_id), *((INSERT, i) for i in extra)]
+        names = [(content.LEAFLET, leaflet_id), *((content.INSERT, i) for i in extra)]
         for lang in _languages(library, names, langs, problems):
             parts = [library.get(kind, id_, lang) for kind, id_ in names]
             groups.append((parts, "+".join(id_ for _, id_ in names), ""))
     for insert_id in ([] if ids else list(library.inserts)):
-        for lang in _languages(library, [(INSERT, insert_id)], langs, problems):
-            groups.append(([library.get(INSERT, insert_id, lang)], insert_id, "inserts"))
+        for lang in _languages(library, [(content.INSERT, insert_id)], langs, problems):
+            groups.append(([library.get(content.INSERT, insert_id, lang)], insert_id, "inserts"))
     for parts, _, _ in groups:
         for item in parts:
             if item.is_overdue(today) and not allow_overdue:
@@ -244,7 +251,7 @@ def _languages(library: Library, names: list, langs, problems: Problems) -> list
         if lang not in have:
             kind, id_ = names[0]
             what = id_ if len(names) == 1 else "+".join(i for _, i in names)
-            folder = "leaflets/" if kind == LEAFLET else "leaflets/inserts/"
+            folder = "leaflets/" if kind == content.LEAFLET else "leaflets/inserts/"
             problems.add(f"{folder}{id_}.md", None, f"there is no '{lang}' version of {what}",
                          f"it is available in: {', '.join(have) or 'no language'}; "
                          f"add {folder}{id_}.{lang}.md to translate it")
@@ -262,7 +269,7 @@ def _check_first_page(job: Job, rendered: pdf.Rendered, problems: Problems, pers
                      "break the long word or address with spaces or hyphens, or shorten it")
     # Patient safety: a leaflet's emergency signs must be seen without turning the page.
     first = job.parts[0]
-    if first.kind != LEAFLET:
+    if first.kind != content.LEAFLET:
         return
     dangers = [c for c in first.callouts if c[0] == "danger"]
     if dangers and "callout-danger" not in rendered.first_page:
@@ -367,7 +374,7 @@ def listing(project: Project, today: date | None = None) -> tuple[list[Row], lis
     found = Problems()
     library = content.load(project, None, (), found, langs="all")
     rows = []
-    for kind in (LEAFLET, INSERT):
+    for kind in (content.LEAFLET, content.INSERT):
         for id_ in content.available_ids(project, kind):
             for lang in library.languages(kind, id_):
                 item = library.get(kind, id_, lang)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, manifest
+from . import __version__, lazy, manifest
 from .config import Project, default_root
 from .errors import ClearleafError, Problem, Problems, os_reason
 from .pdf import PAPERS, VARIANTS, check_bleed, font_characters
@@ -22,19 +21,7 @@ from .pdf import PAPERS, VARIANTS, check_bleed, font_characters
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
-class _OnFirstUse:
-    """A library module imported when a command first uses it. The renderer's imports (Jinja,
-    markdown-it, pikepdf, ...) take a third of a second, which `build` with nothing changed, `--help`
-    and `--version` need not pay."""
-
-    def __init__(self, name: str):
-        self._name = name
-
-    def __getattr__(self, attr: str):
-        return getattr(importlib.import_module(self._name), attr)
-
-
-builder, deliver, handout = (_OnFirstUse(f"clearleaf.{name}") for name in ("builder", "deliver", "handout"))
+builder, deliver, handout = lazy.modules("builder", "deliver", "handout")
 
 
 def _fail(exc: ClearleafError):

@@ -1014,6 +1014,8 @@ def _seed_main() -> None:
     except (EOFError, OSError):
         return
     _seed_worker(root, tmpdir, styles, conns)
+    sys.stderr.flush()
+    os._exit(0)  # its forked workers are gone: nothing is left to clean up but a large heap
 
 
 def _seed_worker(root: str, tmpdir: str, styles: tuple, conns: list) -> None:
