@@ -87,6 +87,12 @@ class Library:
         langs = sorted(lang for (k, i, lang) in self.translations if k == kind and i == id_)
         return ([source.lang] if source else []) + [lang for lang in langs if not source or lang != source.lang]
 
+    def on_disk(self, kind: str, id_: str) -> list[str]:
+        """Return the languages a leaflet or insert has a file in, loaded or not: its source language first."""
+        source = (self.leaflets if kind == LEAFLET else self.inserts).get(id_)
+        langs = sorted(lang for i, lang in translation_files(self.project, kind) if i == id_)
+        return ([source.lang] if source else []) + [lang for lang in langs if not source or lang != source.lang]
+
 
 def available_ids(project: Project, kind: str) -> list[str]:
     """Return the ids of every source leaflet (or insert) file, sorted; translations are not ids."""
@@ -141,15 +147,16 @@ def load(project: Project, leaflet_ids=None, insert_ids=(), problems: Problems |
         else:
             library.inserts[id_] = leaflet
     if langs is not None:
-        _load_translations(project, library, {id_ for _, id_ in wanted}, langs, problems, drawable)
+        load_translations(project, library, {id_ for _, id_ in wanted}, langs, problems, drawable)
     if raise_here:
         problems.raise_if_any()
     return library
 
 
-def _load_translations(project: Project, library: Library, ids: set, langs, problems: Problems,
-                       drawable: frozenset | None) -> None:
-    """Load the wanted <id>.<lang>.md files and check them against their source."""
+def load_translations(project: Project, library: Library, ids: set, langs, problems: Problems,
+                      drawable: frozenset | None) -> None:
+    """Load the wanted <id>.<lang>.md files ("all", or a list of languages) into library, and check
+    them against their source, which library already holds."""
     for kind in (LEAFLET, INSERT):
         known = available_ids(project, kind)
         for id_, lang in translation_files(project, kind):

@@ -43,6 +43,33 @@ def test_a_missing_language_names_the_ones_there_are(real, tmp_path):
     assert "there is no 'fr' version of dvt" in err and "available in: en, ar, es" in err
 
 
+def test_a_handout_in_a_missing_language_names_the_ones_there_are(real, tmp_path):
+    # A handout loads only its own language, but the message still lists every file there is.
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    for lang in ("fr", "es"):
+        args = ("handout", "dvt", "--insert", "venous-stent", "--lang", lang, "--patient", patient, "--out",
+                tmp_path / f"h-{lang}.pdf", "--allow-draft")
+        if lang == "es":
+            (real / "leaflets" / "inserts" / "venous-stent.es.md").unlink()
+        err = assert_clean_error(run(real, *args), tmp_path / "none")
+        expected = "en, ar, es" if lang == "fr" else "en, ar"
+        assert f"there is no '{lang}' version of dvt+venous-stent" in err and f"available in: {expected};" in err
+
+
+def test_a_single_handout_reads_only_its_own_language(real, tmp_path):
+    """A broken Arabic translation stops an Arabic handout, and a build, but not an English handout."""
+    arabic = real / "leaflets" / "dvt.ar.md"
+    arabic.write_text(arabic.read_text("utf-8").replace("review_by:", "review_by: not a date\nold_review_by:", 1),
+                      "utf-8")
+    patient = write_patient(tmp_path / "p.yaml", **FULL)
+    assert_ok(run(real, "handout", "dvt", "--patient", patient, "--out", tmp_path / "en.pdf", "--allow-draft"))
+    assert str(pikepdf.open(tmp_path / "en.pdf").Root.Lang) == "en"
+    for args in (("handout", "dvt", "--lang", "ar", "--patient", patient, "--out", tmp_path / "ar.pdf",
+                  "--allow-draft"), ("build", "dvt", "--out", tmp_path / "dist")):
+        err = assert_clean_error(run(real, *args), tmp_path / "dist")
+        assert "leaflets/dvt.ar.md:" in err
+
+
 def test_combined_handout_is_one_language(real, tmp_path):
     out = tmp_path / "dist"
     assert_ok(run(real, "build", "dvt", "--insert", "venous-stent", "--lang", "es", "--paper", "a4", "--out", out))
