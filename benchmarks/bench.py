@@ -83,9 +83,10 @@ def main():
                                                    [out / "h.pdf"], allow_draft=True), args.runs)
         print(f"personalised dvt + insert    {med:6.2f} s median  {best:6.2f} s best  (render only, in memory)")
         for name, proj in (("this project", project), (f"{args.copies} more leaflets", big_project(args.copies, out))):
-            # Workers besides the main process, which renders too (pdf.BuildPool); --force so that
-            # every run renders everything rather than reusing the last run's PDFs.
-            for label, workers in (("one process", 0), ("main + 1 worker", 1), ("main + 2 workers", 2)):
+            # Render processes (pdf.BuildPool: the first started afresh, the others forked from it;
+            # the main process only makes the HTML); --force so that every run renders everything
+            # rather than reusing the last run's PDFs.
+            for label, workers in (("in-process", 0), ("1 worker", 1), ("2 workers", 2), ("3 workers", 3)):
                 original = pdf.pool_workers
                 pdf.pool_workers = lambda jobs, w=workers: w
                 made = []
