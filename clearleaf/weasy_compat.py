@@ -8,7 +8,8 @@ major release:
 - page_boxes reads a laid-out page's boxes (Page._page_box), to tell what landed on which page;
 - delete_font_copies deletes the fonts a FontConfiguration copied to a temporary folder (_folder);
 - _import loads WeasyPrint's system libraries by their sonames, skipping cffi's slow search, and
-  leaves fontTools.subset (WeasyPrint's fallback subsetter) unrun until something uses it.
+  leaves fontTools.subset (WeasyPrint's fallback subsetter) and fontTools.varLib.instancer (its
+  instantiateVariableFont, for variable fonts) unrun until something uses them.
 
 pdf.py's finishers also rely on the shape of WeasyPrint 70's tag tree. install() checks the
 version before any of this runs: on a version it was not written for, Clearleaf stops with a
@@ -74,6 +75,7 @@ def _import():
     if "weasyprint" in sys.modules:
         return sys.modules["weasyprint"]
     _import_lazily("fontTools.subset")
+    _import_lazily("fontTools.varLib.instancer", functions=("instantiateVariableFont",))
     real = ctypes.util.find_library
     ctypes.util.find_library = lambda name: None
     try:
@@ -89,33 +91,62 @@ def _import():
     return weasyprint
 
 
-def _import_lazily(name: str) -> None:
+def _import_lazily(name: str, functions: tuple[str, ...] = ()) -> None:
     """Put a stand-in for module name in sys.modules that imports the real one when first used.
 
-    WeasyPrint imports fontTools.subset (about 70 ms, with the OpenType tables it loads) for its
-    fallback font subsetter; with HarfBuzz's subsetter, which bootstrap.py installs, it is never
-    used. (importlib's LazyLoader cannot do this: the import statement itself reads the module's
-    __spec__, which loads it.)
+    WeasyPrint imports two fontTools modules it seldom uses: fontTools.subset (about 70 ms, with
+    the OpenType tables it loads), its fallback font subsetter, never used with HarfBuzz's
+    subsetter, which bootstrap.py installs; and fontTools.varLib.instancer (about 70 ms, mostly
+    fontTools.varLib itself), whose instantiateVariableFont it calls only when a PDF embeds a
+    variable font (Noto Sans, for Greek or Cyrillic). `from module import name` reads the name
+    at import, so each name in functions is a small function that imports the real module on
+    its first call. (importlib's LazyLoader cannot do this: the import statement itself reads
+    the module's __spec__, which loads it.)
     """
     import importlib
-    import importlib.util
     import types
 
     if name in sys.modules:
         return
-    spec = importlib.util.find_spec(name)
+    spec = _find_spec_unrun(name)
     if spec is None:
         return
     stand_in = types.ModuleType(name)
     stand_in.__spec__ = spec
+    if spec.submodule_search_locations is not None:
+        # `from package import name` looks up __path__ first, which __getattr__ would answer by loading it.
+        stand_in.__path__ = spec.submodule_search_locations
 
     def real():
         if sys.modules.get(name) is stand_in:
             del sys.modules[name]
         return importlib.import_module(name)
 
+    def deferred(attr):
+        def function(*args, **kwargs):
+            return getattr(real(), attr)(*args, **kwargs)
+
+        function.__name__ = function.__qualname__ = attr
+        return function
+
+    for attr in functions:
+        setattr(stand_in, attr, deferred(attr))
     stand_in.__getattr__ = lambda attr: getattr(real(), attr)  # PEP 562: only for what it lacks
     sys.modules[name] = stand_in
+
+
+def _find_spec_unrun(name: str):
+    """Return module name's spec, or None, without running its parent packages as find_spec does."""
+    import importlib.util
+    from importlib.machinery import PathFinder
+
+    top, *rest = name.split(".")
+    spec = importlib.util.find_spec(top)
+    for depth in range(1, len(rest) + 1):
+        if spec is None or spec.submodule_search_locations is None:
+            return None
+        spec = PathFinder.find_spec(".".join([top, *rest[:depth]]), spec.submodule_search_locations)
+    return spec
 
 
 def _actual_text_for_rtl(stream_class) -> None:

@@ -91,3 +91,73 @@ def test_fonttools_subsetter_is_not_run_unless_weasyprint_needs_it(project):
     done = subprocess.run([sys.executable, "-c", LAZY_PROBE, str(REPO), str(project)], capture_output=True,
                           text=True, check=True)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"loaded": False, "usable": True, "pages": 1}
+
+
+RENDER_PROBE = r"""
+import json, sys
+from pathlib import Path
+repo, project, html, target, *eager = sys.argv[1:]
+sys.path.insert(0, repo)
+for name in eager:  # imported before Clearleaf imports WeasyPrint: no stand-in takes its place
+    __import__(name)
+from clearleaf import pdf
+from clearleaf.config import Project
+renderer = pdf.Renderer(Project(Path(project)), pdf.Style("a4"))
+made = renderer.render(Path(html).read_text("utf-8"))
+renderer.close()
+Path(target).write_bytes(made.pdf)
+instancer = vars(sys.modules.get("fontTools.varLib.instancer", sys))
+print(json.dumps({"warnings": made.warnings, "varLib": "fontTools.varLib" in sys.modules,
+                  "instancer": "__file__" in instancer and "instantiateVariableFont" in instancer}))
+"""
+
+
+def _render_in_new_process(project, tmp_path, html: str, name: str, *eager: str) -> tuple[bytes, dict]:
+    """Render html in a fresh process, as a build worker does; return the PDF and what the probe saw."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    source, target = tmp_path / f"{name}.html", tmp_path / f"{name}.pdf"
+    source.write_text(html, "utf-8")
+    # fontTools stamps a font it instantiates with the time (head.modified) unless told a time.
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    done = subprocess.run([sys.executable, "-c", RENDER_PROBE, str(REPO), str(project), str(source), str(target),
+                           *eager], capture_output=True, text=True, check=True, env=env)
+    return target.read_bytes(), json.loads(done.stdout.strip().splitlines()[-1])
+
+
+GREEK_AND_CYRILLIC = "Γεώργιος Παπαδόπουλος, Иван Петров"  # drawn in Noto Sans, a variable font
+
+
+def test_fonttools_instancer_is_not_imported_unless_a_variable_font_is_embedded(project, tmp_path):
+    """WeasyPrint imports fontTools.varLib.instancer (about 70 ms) for the odd variable font."""
+    _, seen = _render_in_new_process(project, tmp_path, "<html lang=en><body><p>Plain Latin text.</p></body></html>",
+                                     "latin")
+    assert seen == {"warnings": [], "varLib": False, "instancer": False}
+
+
+def test_a_variable_font_is_made_static_as_without_the_stand_in(project, tmp_path):
+    """A patient's name in Greek or Cyrillic is drawn in Noto Sans, whose one file holds every weight."""
+    import io
+
+    import pikepdf
+    import pypdf
+    from fontTools.ttLib import TTFont
+
+    html = f"<html lang=en><body><p>Patient: {GREEK_AND_CYRILLIC}</p><p><b>{GREEK_AND_CYRILLIC}</b></p></body></html>"
+    lazy, seen = _render_in_new_process(project, tmp_path, html, "lazy")
+    assert seen == {"warnings": [], "varLib": True, "instancer": True}  # the real one, loaded on first use
+    plain, _ = _render_in_new_process(project, tmp_path, html, "plain", "fontTools.varLib.instancer")
+    assert lazy == plain
+    text = " ".join(pypdf.PdfReader(io.BytesIO(lazy)).pages[0].extract_text().split())
+    assert text.startswith(f"Patient: {GREEK_AND_CYRILLIC} {GREEK_AND_CYRILLIC}")  # then the page number
+    with pikepdf.open(io.BytesIO(lazy)) as doc:
+        noto = [font for font in doc.pages[0].Resources.Font.values() if "+Noto-Sans" in str(font.BaseFont)]
+        assert len(noto) == 2  # regular and bold
+        for font in noto:
+            embedded = TTFont(io.BytesIO(font.DescendantFonts[0].FontDescriptor.FontFile2.read_bytes()))
+            assert "fvar" not in embedded  # an instance at the weight used, not the variable font
