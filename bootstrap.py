@@ -2,7 +2,8 @@
 
 It makes `.venv` with the pinned packages from pyproject.toml, installs Pango through apt-get
 when the system lacks it, then re-runs the command inside `.venv`. Later runs only compare a
-stamp, so they cost a file read.
+stamp, so they cost a file read. Inside `.venv` it keeps clearleaf/ compiled and WeasyPrint's C
+declarations compiled for cffi, so that each command and each process that renders starts sooner.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def ensure_ready(script: str, groups: tuple[str, ...] = ("run",)) -> None:
     if Path(sys.prefix).resolve() != VENV.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(script).resolve()), *sys.argv[1:]])
     compile_own_code()
+    prepare_weasyprint()
 
 
 def compile_own_code() -> None:
@@ -136,3 +138,15 @@ def compile_own_code() -> None:
         compileall.compile_dir(str(ROOT / "clearleaf"), quiet=2)  # quiet=2: not even errors
     except OSError:
         pass
+
+
+def prepare_weasyprint() -> None:
+    """Keep WeasyPrint's C declarations compiled in .venv, so that no process parses them to render.
+
+    Inside .venv only, where cffi and WeasyPrint are installed. When they are up to date this
+    costs a hash of two small files; where .venv cannot be written, nothing is written and
+    WeasyPrint is imported the ordinary way (clearleaf/weasy_compat.py, prepare_cdef).
+    """
+    from clearleaf import weasy_compat
+
+    weasy_compat.prepare_cdef()

@@ -53,7 +53,8 @@ def main():
     args = parser.parse_args()
 
     # Each in a fresh process, as a command starts: WeasyPrint's own import, and Clearleaf's
-    # (weasy_compat: the libraries by soname, the fallback subsetter left unrun).
+    # (weasy_compat: the libraries by soname, fontTools' subsetter and instancer left unrun, the C
+    # declarations compiled ahead where bootstrap.py wrote them).
     for label, code in (("import weasyprint (plain)", "import weasyprint"),
                         ("import weasyprint (clearleaf)", "from clearleaf import pdf; pdf.weasyprint()")):
         med, best = timed(lambda: subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "

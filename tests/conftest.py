@@ -50,6 +50,19 @@ def built(tmp_path_factory) -> Built:
                  everything.stderr + combined.stderr)
 
 
+@pytest.fixture(scope="session")
+def cdef_data(tmp_path_factory) -> Path:
+    """WeasyPrint's C declarations compiled by weasy_compat.prepare_cdef, into a file of the session's own."""
+    from clearleaf import weasy_compat
+
+    path = tmp_path_factory.mktemp("cdef") / "weasyprint-cdef.txt"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(weasy_compat, "CDEF_DATA", path)
+        weasy_compat.prepare_cdef()
+    assert path.is_file()
+    return path
+
+
 @dataclass
 class BuiltSite:
     project: Path       # helpers.site_project: the fixture set with leaflet_url and an Arabic sample

@@ -499,6 +499,9 @@ def test_a_full_build_starts_its_workers_before_it_reads_the_content(project, tm
 
 IMPORT_PROBE = r"""
 import ctypes.util, json, os, sys, sysconfig
+from pathlib import Path
+from clearleaf import pdf, weasy_compat
+weasy_compat.CDEF_DATA = Path(sys.argv[2])  # WeasyPrint's C declarations compiled ahead, or nothing
 asked = []
 real_find = ctypes.util.find_library
 def counting(name):  # as on a system whose loader is told full paths only
@@ -515,24 +518,40 @@ if sys.argv[1] == "no sonames":  # a system where only find_library's full paths
             raise OSError(f"cannot load {name}")
         return real_load(name, flags)
     _cffi_backend.load_library = load_library
-from clearleaf import pdf
+    prepared = weasy_compat._prepared_ffi
+    def prepared_without_sonames():  # the compiled declarations' FFI loads libraries itself
+        ffi = prepared()
+        if ffi is not None:
+            def dlopen(name, flags=0):
+                if not str(name).startswith("/"):
+                    raise OSError(f"cannot load {name}")
+                return type(ffi).dlopen(ffi, name, flags)
+            ffi.dlopen = dlopen
+        return ffi
+    weasy_compat._prepared_ffi = prepared_without_sonames
 pdf.weasyprint()
 import weasyprint.text.ffi as ffi
-print(json.dumps({"asked": len(asked), "pango": ffi.pango is not None, "back": ctypes.util.find_library is counting}))
+print(json.dumps({"asked": len(asked), "pango": ffi.pango is not None,
+                  "back": ctypes.util.find_library is counting, "ffi": type(ffi.ffi).__name__}))
 """
 
 
+@pytest.mark.parametrize("cdef", ["compiled", "parsed"])
 @pytest.mark.parametrize("system", ["debian", "no sonames"])
-def test_weasyprint_loads_its_libraries_without_asking_ldconfig_and_gcc(system):
+def test_weasyprint_loads_its_libraries_without_asking_ldconfig_and_gcc(system, cdef, cdef_data, tmp_path):
     """find_library runs ldconfig and gcc for every name WeasyPrint tries: a quarter of a second
-    of every rendering process's start. The sonames load directly; elsewhere the ordinary way works."""
+    of every rendering process's start. The sonames load directly; elsewhere the ordinary way works,
+    whether WeasyPrint's C declarations were compiled ahead (weasy_compat.prepare_cdef) or not."""
     import json
 
-    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, system], capture_output=True, text=True,
-                          cwd=REPO, check=True)
+    data = cdef_data if cdef == "compiled" else tmp_path / "none"
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, system, str(data)], capture_output=True,
+                          text=True, cwd=REPO, check=True)
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["pango"] and found["back"]
     if system == "debian":
         assert found["asked"] == 0
+        assert found["ffi"] == ("PreparedFFI" if cdef == "compiled" else "FFI")
     else:
         assert found["asked"] > 0  # the fallback: WeasyPrint's own way, find_library and all
+        assert found["ffi"] == "FFI"
