@@ -13,7 +13,9 @@ major release:
 - _import also hands weasyprint/text/ffi.py, for its one cffi.FFI(), an FFI compiled ahead from
   the same C declarations (prepare_cdef, which bootstrap.py runs), so that they are not parsed
   again in every process that renders; its cdef accepts only the exact declarations it was
-  compiled from, and anything else makes _import do it the ordinary way.
+  compiled from, and anything else makes _import do it the ordinary way;
+- weasyprint.pdf.fonts.instantiateVariableFont is wrapped so that a variable font's instance
+  keeps the font's own date, not the time of the render: the same inputs give the same bytes.
 
 pdf.py's finishers also rely on the shape of WeasyPrint 70's tag tree. install() checks the
 version before it patches anything: on a version it was not written for, Clearleaf stops with a
@@ -68,7 +70,29 @@ def install():
     from weasyprint.pdf.stream import Stream
 
     _actual_text_for_rtl(Stream)
+    _reproducible_instances(sys.modules["weasyprint.pdf.fonts"])
     return weasyprint
+
+
+def _reproducible_instances(fonts_module) -> None:
+    """Keep the instance WeasyPrint makes of a variable font stamped with the font's own date.
+
+    WeasyPrint saves the instance with fontTools, which writes the time of saving into the
+    font's head.modified (or SOURCE_DATE_EPOCH, where set), so a PDF holding Greek or Cyrillic
+    text (Noto Sans, a variable font) came out different every second: the same inputs must give
+    the same bytes. WeasyPrint 70 binds instantiateVariableFont in weasyprint.pdf.fonts at import.
+    """
+    original = fonts_module.instantiateVariableFont
+    if getattr(original, "clearleaf", False):
+        return
+
+    def instantiate(*args, **kwargs):
+        font = original(*args, **kwargs)
+        font.recalcTimestamp = False
+        return font
+
+    instantiate.clearleaf = True
+    fonts_module.instantiateVariableFont = instantiate
 
 
 def _import():

@@ -122,7 +122,7 @@ print(json.dumps({"warnings": made.warnings, "varLib": "fontTools.varLib" in sys
 
 
 def _render_in_new_process(project, tmp_path, html: str, name: str, *eager: str,
-                           cdef=None) -> tuple[bytes, dict]:
+                           cdef=None, epoch: str = "1700000000") -> tuple[bytes, dict]:
     """Render html in a fresh process, as a build worker does; return the PDF and what the probe saw.
 
     WeasyPrint's compiled declarations are read from cdef; by default there are none.
@@ -137,8 +137,8 @@ def _render_in_new_process(project, tmp_path, html: str, name: str, *eager: str,
     source, target = tmp_path / f"{name}.html", tmp_path / f"{name}.pdf"
     source.write_text(html, "utf-8")
     cdef = cdef or tmp_path / "no-such-cdef.txt"
-    # fontTools stamps a font it instantiates with the time (head.modified) unless told a time.
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    # fontTools would stamp a font it instantiates with this time, or now (weasy_compat._reproducible_instances).
+    env = {**os.environ, "SOURCE_DATE_EPOCH": epoch}
     args = [str(REPO), str(project), str(source), str(target), str(cdef), *eager]
     done = subprocess.run([sys.executable, "-c", RENDER_PROBE, *args], capture_output=True, text=True, check=True,
                           env=env)
@@ -178,6 +178,15 @@ def test_a_variable_font_is_made_static_as_without_the_stand_in(project, tmp_pat
         for font in noto:
             embedded = TTFont(io.BytesIO(font.DescendantFonts[0].FontDescriptor.FontFile2.read_bytes()))
             assert "fvar" not in embedded  # an instance at the weight used, not the variable font
+
+
+def test_a_variable_fonts_instance_is_the_same_whenever_it_is_made(project, tmp_path):
+    """fontTools writes the time it saves a font into it: a Greek or Cyrillic name made a PDF that
+    differed from one second to the next. Two renders told two different times must agree."""
+    html = f"<html lang=en><body><p>Patient: {GREEK_AND_CYRILLIC}</p></body></html>"
+    made = [_render_in_new_process(project, tmp_path, html, f"at-{epoch}", epoch=epoch)[0]
+            for epoch in ("1700000000", "1800000000")]
+    assert made[0] == made[1]
 
 
 # --- WeasyPrint's C declarations, compiled ahead (weasy_compat.prepare_cdef) ------------------------
