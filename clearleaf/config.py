@@ -16,12 +16,14 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from .errors import Problem, Problems, os_reason
+from .lazy import OnFirstUse
 from .schema import ID_RE, LANG_RE
+
+yaml = OnFirstUse("yaml")  # imported when a file is first parsed: a no-op build parses none
 
 ORG_FILE = "org.yaml"
 DEFAULT_ISSUE_LOG = "records/issued.jsonl"
@@ -326,9 +328,15 @@ def invisible_characters(text: str) -> list[str]:
 
 
 MAX_YAML_CHARS = 256_000  # far more than any org.yaml, front matter or patient file needs
-# libyaml's parser where PyYAML was built with it: the same events and line marks, about ten
-# times faster than the pure-Python one, which was a third of a no-op build.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@lru_cache(maxsize=1)
+def _loader():
+    """libyaml's parser where PyYAML was built with it: the same events and line marks, about ten
+    times faster than the pure-Python one, which was a third of a no-op build."""
+    import yaml as module
+
+    return getattr(module, "CSafeLoader", module.SafeLoader)
 
 
 def compose(text: str, shown: str, first_line: int, problems: Problems):
@@ -344,13 +352,13 @@ def compose(text: str, shown: str, first_line: int, problems: Problems):
                      "check that the right file was given")
         return None
     try:
-        for event in yaml.parse(text, Loader=_LOADER):
+        for event in yaml.parse(text, Loader=_loader()):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 problems.add(shown, first_line + event.start_mark.line,
                              "YAML anchors and aliases ('&name' and '*name') are not allowed",
                              "write each value out in full where it is needed")
                 return None
-        return yaml.compose(text, Loader=_LOADER)
+        return yaml.compose(text, Loader=_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = first_line + (mark.line if mark else 0)

@@ -22,8 +22,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import unquote, urlsplit
 
-import fontpkg
-
 from . import weasy_compat
 from .config import Project
 from .errors import Problem, RenderError
@@ -40,6 +38,8 @@ PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "attachments": None, "presentational_h
 
 def font_roots() -> list[Path]:
     """Return the package folders holding the fonts the stylesheets may use."""
+    import fontpkg  # here: it reads every installed package's metadata, which a no-op build never needs
+
     return sorted({f.path.resolve().parent for name in FONT_FAMILIES for f in fontpkg.family(name).files})
 
 
@@ -63,6 +63,8 @@ def font_face_css() -> str:
 def _upright_files(name: str) -> list:
     # Clear print has no italics, and the styles use only regular and bold, so other faces are
     # never offered to the layout.
+    import fontpkg
+
     return [f for f in fontpkg.family(name).files
             if f.style == "normal" and (f.variable or f.weight in (400, 700))]
 
