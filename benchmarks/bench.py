@@ -52,17 +52,6 @@ def main():
     parser.add_argument("--copies", type=int, default=6, help="extra leaflets for the batch figure")
     args = parser.parse_args()
 
-    # Each in a fresh process, as a command starts: WeasyPrint's own import, and Clearleaf's
-    # (weasy_compat: the libraries by soname, fontTools' subsetter and instancer left unrun, the C
-    # declarations compiled ahead where bootstrap.py wrote them).
-    for label, code in (("import weasyprint (plain)", "import weasyprint"),
-                        ("import weasyprint (clearleaf)", "from clearleaf import pdf; pdf.weasyprint()")):
-        med, best = timed(lambda: subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
-                                                   f"import time; t = time.perf_counter(); {code}; "
-                                                   "print(time.perf_counter() - t)"], check=True, capture_output=True),
-                          args.runs)
-        print(f"{label:<29}{med:6.2f} s median  {best:6.2f} s best  (process start included)")
-
     from clearleaf import builder, pdf
     from clearleaf.config import Project
 
@@ -99,9 +88,21 @@ def main():
                 count = len(made[-1].jobs)
                 print(f"full build, {name:<17} {count:3d} PDFs, {label:<16} {med:6.2f} s median  {best:6.2f} s best")
 
+    # Not the workers' too: Linux counts a process started from this one (fork, then exec) as
+    # large as this one was when it forked. peers.py samples each process's memory from /proc.
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak memory                  {self_mb:6.0f} MB main process, {child_mb:.0f} MB largest worker")
+    print(f"peak memory                  {self_mb:6.0f} MB this process (it rendered the in-process rows)")
+
+    # Each in a fresh process, as a command starts: WeasyPrint's own import, and Clearleaf's (weasy_compat: the
+    # libraries by soname, fontTools' subsetter and instancer left unrun, the C declarations
+    # compiled ahead where bootstrap.py wrote them).
+    for label, code in (("import weasyprint (plain)", "import weasyprint"),
+                        ("import weasyprint (clearleaf)", "from clearleaf import pdf; pdf.weasyprint()")):
+        med, best = timed(lambda: subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+                                                   f"import time; t = time.perf_counter(); {code}; "
+                                                   "print(time.perf_counter() - t)"], check=True, capture_output=True),
+                          args.runs)
+        print(f"{label:<29}{med:6.2f} s median  {best:6.2f} s best  (process start included)")
 
 
 if __name__ == "__main__":

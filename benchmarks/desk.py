@@ -202,6 +202,10 @@ class MemorySampler(threading.Thread):
         alive = max((len(s) for s in self.samples), default=0)
         return {"rss": every / 1024, "lasting": lasting / 1024, "pss": self.peak_pss / 1024, "alive": alive}
 
+    def largest(self) -> float:
+        """Return the peak RSS of the largest single process, in MB."""
+        return max((kb for s in self.samples for kb in s.values()), default=0) / 1024
+
     def report(self, indent="    "):
         """Print each lasting process's peak RSS, and the transient ones grouped by what they were."""
         peak = {}

@@ -19,7 +19,8 @@ on each paper), in a copy of this project:
 The HTML is made once, beforehand, so the peers are timed on rendering alone; the project's own
 commands are timed as a user runs them, `build.py` from start to exit. Each runs in a process of
 its own; it prints the median wall time, the ratio to the project's full build, the peak memory
-of that process tree (RSS summed, from /proc) and the PDF bytes written. Figures, never
+of that process tree (RSS summed, from /proc; its largest single process; and its PSS, which
+counts pages that forked workers share once) and the PDF bytes written. Figures, never
 assertions: CI runs it with --runs 1 as a smoke test.
 """
 
@@ -138,7 +139,7 @@ def command(way: str, project_root: Path, out: Path, run: int) -> list[str]:
 
 
 def run_way(way: str, project_root: Path, out: Path, runs: int, before=None) -> dict:
-    times, peak = [], 0.0
+    times, peak, largest, pss = [], 0.0, 0.0, 0.0
     for run in range(runs):
         if before:
             before()
@@ -154,9 +155,11 @@ def run_way(way: str, project_root: Path, out: Path, runs: int, before=None) -> 
         if code:
             raise SystemExit(f"{way} failed with exit code {code}")
         times.append(elapsed)
-        peak = max(peak, sampler.peaks()["rss"])
+        peaks = sampler.peaks()
+        peak, pss, largest = max(peak, peaks["rss"]), max(pss, peaks["pss"]), max(largest, sampler.largest())
     pdfs = list(out.rglob("*.pdf"))
-    return {"way": way, "seconds": statistics.median(times), "peak_mb": peak, "pdfs": len(pdfs),
+    return {"way": way, "seconds": statistics.median(times), "peak_mb": peak, "largest_mb": largest,
+            "pss_mb": pss, "pdfs": len(pdfs),
             "bytes": sum(p.stat().st_size for p in pdfs)}
 
 
@@ -215,10 +218,13 @@ def main():
              "weasyprint-command": "weasyprint command, one process per file",
              "chromium": "Chromium (Playwright), page.pdf per file"}
     print(f"\n{results[0]['pdfs']} catalogue PDFs, median of {args.runs} run(s); ratio = time / the full build's")
-    print(f"{'way':<52} {'wall s':>7} {'ratio':>6} {'peak MB':>8} {'PDFs':>5} {'PDF bytes':>10}")
+    print("peak MB: RSS summed over the process tree (shared pages counted in each process); largest: the")
+    print("largest single process; PSS: the tree's proportional set size (shared pages shared out)")
+    print(f"{'way':<52} {'wall s':>7} {'ratio':>6} {'peak MB':>8} {'largest':>8} {'PSS':>6} {'PDFs':>5} "
+          f"{'PDF bytes':>10}")
     for r in results:
         print(f"{names[r['way']]:<52} {r['seconds']:7.2f} {r['seconds'] / base:6.2f} {r['peak_mb']:8.0f} "
-              f"{r['pdfs']:5d} {r['bytes']:10d}")
+              f"{r['largest_mb']:8.0f} {r['pss_mb']:6.0f} {r['pdfs']:5d} {r['bytes']:10d}")
     print(json.dumps({"results": results}))
 
 
