@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pikepdf
@@ -445,6 +446,33 @@ def test_a_failing_job_is_raised_once_the_others_in_hand_are_done(built, tmp_pat
         # The pool is still whole: nothing is left in its pipes to be mistaken for the next answer.
         again = pool.render_all([(cpdf.Style("a4"), "<p>One</p>"), (cpdf.Style("a4"), "<p>Two</p>")])
     assert [r.pages for r in again] == [1, 1] and all(r.pdf.startswith(b"%PDF") for r in again)
+
+
+@pytest.mark.parametrize("killed", ["first", "forked"])
+def test_a_render_worker_that_dies_is_reported_and_the_pool_still_closes(built, tmp_path, monkeypatch, killed):
+    """Killed as if out of memory: the build says so, with what to do, and leaves nothing behind."""
+    import signal
+
+    private = _private_tmp(tmp_path, monkeypatch)
+    project = Project(built.project)
+    jobs = [(cpdf.Style("a4"), f"<p>Page {n}</p>") for n in range(6)]
+    with cpdf.BuildPool(project, 2, [cpdf.Style("a4")]) as pool:
+        first, forked = sorted(pool.pids, key=lambda pid: _parent_of(pid) != os.getpid())
+        os.kill(first if killed == "first" else forked, signal.SIGKILL)
+        with pytest.raises(RenderError, match="a render worker stopped unexpectedly"):
+            pool.render_all(jobs)
+    deadline = time.monotonic() + 10  # the other dies with it (its parent-death signal), if not at once
+    while any(_running(pid) for pid in (first, forked)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in (first, forked) if _running(pid)] == []
+    assert _leftovers(private) == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 MAIN_PROBE = r"""
