@@ -61,7 +61,7 @@ def printed_matrices(pdf, page: int) -> list[list[list[int]]]:
     from pikepdf import PdfImage
 
     with pikepdf.open(pdf) as doc:
-        squares = [image for _, image in doc.pages[page - 1].images.items() if image.Width == image.Height]
+        squares = [image for _, image in doc.pages[page - 1].get_images().items() if image.Width == image.Height]
         assert squares, f"no QR picture on page {page}"
         for image in squares:
             assert image.get("/Interpolate") is False, "the QR picture would be smoothed when printed"
