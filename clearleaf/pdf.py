@@ -901,13 +901,22 @@ class BuildPool:
         # A plain interpreter that imports only clearleaf.pdf: multiprocessing's spawn would also
         # run this program's own script again (build.py: its setup checks and the whole CLI),
         # about 0.12 s before the worker could start on WeasyPrint.
-        self.seed = subprocess.Popen(
-            [sys.executable, "-c", SEED_MAIN, str(Path(__file__).resolve().parent.parent), str(project.root),
-             self.tmpdir, str(os.getpid()), *map(str, theirs)], pass_fds=theirs, stdin=subprocess.DEVNULL)
-        for _, their in pipes:
-            their.close()
-        self.conns[0].send(tuple(styles))
         self.ready: dict = {}  # each worker's pid by its connection, once it has said it is ready
+        try:
+            self.seed = subprocess.Popen(
+                [sys.executable, "-c", SEED_MAIN, str(Path(__file__).resolve().parent.parent), str(project.root),
+                 self.tmpdir, str(os.getpid()), *map(str, theirs)], pass_fds=theirs, stdin=subprocess.DEVNULL)
+        except OSError:
+            self.temp.close()
+            raise RenderError(f"cannot start a render worker ({sys.executable}); run the build again") from None
+        finally:
+            for _, their in pipes:
+                their.close()
+        try:
+            self.conns[0].send(tuple(styles))
+        except OSError:  # it stopped as it started
+            self.close()
+            raise RenderError(BROKEN_WORKER) from None
 
     def __enter__(self) -> "BuildPool":
         return self

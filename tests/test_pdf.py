@@ -475,6 +475,14 @@ def _running(pid: int) -> bool:
         return False
 
 
+def test_a_render_worker_that_cannot_start_is_a_clean_error(project, tmp_path, monkeypatch):
+    private = _private_tmp(tmp_path, monkeypatch)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    with pytest.raises(RenderError, match="cannot start a render worker"):
+        cpdf.BuildPool(Project(project), 2, [cpdf.Style("a4")])
+    assert _leftovers(private) == []
+
+
 MAIN_PROBE = r"""
 import sys
 from pathlib import Path
