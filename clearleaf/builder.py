@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
-from urllib.request import url2pathname
 
 from markupsafe import Markup
 
@@ -316,6 +315,8 @@ def _picture_source(project: Project, parts: list[Leaflet], url: str) -> tuple[s
     parsed = urlsplit(url)
     name = url
     if parsed.scheme == "file":
+        from urllib.request import url2pathname  # here: it imports http.client and ssl, which a no-op build never needs
+
         path = Path(url2pathname(unquote(parsed.path)))
         try:
             name = path.resolve().relative_to(project.leaflets.resolve()).as_posix()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from . import __version__, lazy, manifest
+from . import __version__, lazy
 from .config import Project, default_root
 from .errors import ClearleafError, Problem, Problems, os_reason
 from .pdf import PAPERS, VARIANTS, check_bleed, font_characters
@@ -161,10 +161,9 @@ def build(project, ids, paper, inserts, out, allow_overdue, variant, bleed, crop
         raise click.BadParameter(check_bleed(bleed), param_hint="--bleed")
     start = time.perf_counter()
     today = date.today()
-    # Nothing changed since the same build: its report, before the renderer is even imported.
-    result = None if force else manifest.replay(project, out, manifest.run_options(
-        ids, _papers(paper), inserts, allow_overdue, today, (variant,), bleed, crop_marks, langs, prune))
-    result = result or _rendering(quiet, lambda progress: builder.build(
+    # Nothing changed since the same build: builder.build answers from the manifest (manifest.replay)
+    # before the renderer is even imported.
+    result = _rendering(quiet, lambda progress: builder.build(
         project, ids or None, _papers(paper), inserts, out, allow_overdue, today, variant=variant, bleed=bleed,
         crop_marks=crop_marks, langs=langs or None, progress=progress, force=force, prune=prune))
     if quiet:
