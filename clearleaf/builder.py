@@ -241,9 +241,13 @@ def plan(library: Library, ids, styles, inserts, out: Path, allow_overdue: bool,
 
 def _languages(library: Library, names: list, langs, problems: Problems) -> list[str]:
     """Return the languages to build a group of parts in: those every part has, or those asked for."""
-    have = library.languages(*names[0])
-    for name in names[1:]:
-        have = [lang for lang in have if lang in library.languages(*name)]
+    def common(languages_of) -> list[str]:
+        found = languages_of(*names[0])
+        for name in names[1:]:
+            found = [lang for lang in found if lang in languages_of(*name)]
+        return found
+
+    have = common(library.languages)
     if langs is None:
         return have
     for lang in langs:
@@ -252,9 +256,7 @@ def _languages(library: Library, names: list, langs, problems: Problems) -> list
             what = id_ if len(names) == 1 else "+".join(i for _, i in names)
             folder = "leaflets/" if kind == content.LEAFLET else "leaflets/inserts/"
             # From the files, as a handout loads only the language it is made in (handout_library).
-            available = library.on_disk(*names[0])
-            for name in names[1:]:
-                available = [other for other in available if other in library.on_disk(*name)]
+            available = common(library.on_disk)
             problems.add(f"{folder}{id_}.md", None, f"there is no '{lang}' version of {what}",
                          f"it is available in: {', '.join(available) or 'no language'}; "
                          f"add {folder}{id_}.{lang}.md to translate it")

@@ -334,9 +334,7 @@ MAX_YAML_CHARS = 256_000  # far more than any org.yaml, front matter or patient 
 def _loader():
     """libyaml's parser where PyYAML was built with it: the same events and line marks, about ten
     times faster than the pure-Python one, which was a third of a no-op build."""
-    import yaml as module
-
-    return getattr(module, "CSafeLoader", module.SafeLoader)
+    return getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
 
 def compose(text: str, shown: str, first_line: int, problems: Problems):

@@ -83,15 +83,16 @@ class Library:
 
     def languages(self, kind: str, id_: str) -> list[str]:
         """Return the languages a leaflet or insert was loaded in: its source language first."""
-        source = (self.leaflets if kind == LEAFLET else self.inserts).get(id_)
-        langs = sorted(lang for (k, i, lang) in self.translations if k == kind and i == id_)
-        return ([source.lang] if source else []) + [lang for lang in langs if not source or lang != source.lang]
+        return self._source_first(kind, id_, (lang for (k, i, lang) in self.translations if k == kind and i == id_))
 
     def on_disk(self, kind: str, id_: str) -> list[str]:
         """Return the languages a leaflet or insert has a file in, loaded or not: its source language first."""
+        return self._source_first(kind, id_, (lang for i, lang in translation_files(self.project, kind) if i == id_))
+
+    def _source_first(self, kind: str, id_: str, translated) -> list[str]:
         source = (self.leaflets if kind == LEAFLET else self.inserts).get(id_)
-        langs = sorted(lang for i, lang in translation_files(self.project, kind) if i == id_)
-        return ([source.lang] if source else []) + [lang for lang in langs if not source or lang != source.lang]
+        return ([source.lang] if source else []) + [lang for lang in sorted(translated)
+                                                    if not source or lang != source.lang]
 
 
 def available_ids(project: Project, kind: str) -> list[str]:
