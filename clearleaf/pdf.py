@@ -639,25 +639,49 @@ def sweep_parts(folder: Path) -> list[Path]:
         ours = PART_RE.match(entry.name)
         if not (ours or OLD_PART_RE.match(entry.name)) or not entry.is_file(follow_symlinks=False):
             continue
-        try:
-            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
-            if ours and _pid_alive(int(ours.group("pid"))) and age < STALE_SECONDS:
-                continue
-            if not ours and age < STALE_SECONDS:
-                continue
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            continue
+        # A name from before the pid was in it is judged by its age alone.
+        if _may_be_left_over(entry, int(ours.group("pid")) if ours else None):
+            with _lock_if_free(entry.path) as free:
+                if free:  # else its writer is writing it
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _may_be_left_over(entry: os.DirEntry, pid: int | None) -> bool:
+    """Whether a temp file or folder may be left over: its process (if known) is gone, or it is
+    older than any write or run takes to get its lock. Its lock decides (_lock_if_free)."""
+    try:
+        age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    return age >= STALE_SECONDS or (pid is not None and not _pid_alive(pid))
+
+
+@contextmanager
+def _lock_if_free(path: str, missing_is_free: bool = False):
+    """Yield True while holding path's lock, if no other process holds it; else False.
+
+    A lock file that cannot be opened counts as held, or, with missing_is_free, as free when it
+    does not exist (a run killed before it made its lock).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        yield missing_is_free
+        return
+    except OSError:
+        yield False
+        return
+    try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            continue  # its writer is writing it
+            yield False
         else:
-            Path(entry.path).unlink(missing_ok=True)
-            removed.append(Path(entry.path))
-        finally:
-            os.close(fd)
-    return removed
+            yield True
+    finally:
+        os.close(fd)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -723,25 +747,12 @@ def sweep_runs(parent: Path) -> list[Path]:
         found = RUN_RE.match(entry.name)
         if not found or not entry.is_dir(follow_symlinks=False):
             continue
-        try:
-            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
-            if _pid_alive(int(found.group("pid"))) and age < STALE_SECONDS:
-                continue  # being made, or in use: its lock says which once it is older
-            fd = os.open(os.path.join(entry.path, ".lock"), os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            fd = None  # made, but killed before its lock was: left over
-        except OSError:
-            continue
-        try:
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            continue  # in use
-        finally:
-            if fd is not None:
-                os.close(fd)
-        shutil.rmtree(entry.path, ignore_errors=True)
-        removed.append(Path(entry.path))
+        # A live run's folder is kept while it is being made; after that its lock says it is in use.
+        if _may_be_left_over(entry, int(found.group("pid"))):
+            with _lock_if_free(os.path.join(entry.path, ".lock"), missing_is_free=True) as free:
+                if free:
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                    removed.append(Path(entry.path))
     return removed
 
 
@@ -892,10 +903,9 @@ class BuildPool:
         from multiprocessing import Pipe
 
         weasy_compat.check_version()  # here, not as a broken pool of workers that each failed on it
-        self.project, self.workers = project, max(1, workers)
         self.temp = TempRun("workers")
         self.tmpdir = str(self.temp.path)
-        pipes = [Pipe() for _ in range(self.workers)]
+        pipes = [Pipe() for _ in range(max(1, workers))]
         self.conns = [mine for mine, _ in pipes]
         theirs = [their.fileno() for _, their in pipes]
         # A plain interpreter that imports only clearleaf.pdf: multiprocessing's spawn would also
